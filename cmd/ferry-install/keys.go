@@ -26,4 +26,3 @@ func readOptions(cmd *cobra.Command, key string, skip bool) ([]bundle.ReadOption
 		return nil, errors.New("no trusted key: pass --key ferry.pub (the signer's public key), or --insecure-skip-signature")
 	}
 }
-
