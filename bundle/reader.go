@@ -113,6 +113,9 @@ func NewReader(ctx context.Context, r io.Reader, opts ...ReadOption) (*Reader, e
 
 func (r *Reader) readPreamble(ctx context.Context, cfg *readConfig) error {
 	hdr, err := r.header()
+	if err == io.EOF {
+		return &StreamError{Offset: r.src.n, Err: errors.New("no entries: this is not a Ferry bundle")}
+	}
 	if err != nil {
 		return err
 	}
