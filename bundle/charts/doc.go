@@ -1,0 +1,12 @@
+// Package charts owns Helm charts on the build side of Ferry: it pulls a chart
+// archive from a classic repository, an OCI registry or a local path into a
+// content-addressed cache (Pull), renders it client-side the way k3s's
+// helm-controller would (Render), and finds every container image the rendered
+// manifests run, including images passed only as arguments, environment values
+// or ConfigMap data (Images).
+//
+// Everything goes through the Helm v3 SDK with a private Helm configuration
+// inside the cache directory; the user's ~/.config/helm is never read or
+// written. Archive bytes are kept exactly as downloaded, so the digest in the
+// bundle manifest is the upstream digest.
+package charts

@@ -1,0 +1,111 @@
+package images
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Option configures Resolve and WriteArchive.
+type Option func(*options)
+
+type options struct {
+	jobs       int
+	retries    int
+	retryDelay time.Duration
+	keychain   authn.Keychain
+	remoteOpts []remote.Option
+	cacheDir   string
+	progress   chan<- Progress
+}
+
+func defaultJobs() int {
+	return min(8, 4*runtime.GOMAXPROCS(0))
+}
+
+func makeOptions(opts []Option) options {
+	o := options{
+		jobs:       defaultJobs(),
+		retries:    3,
+		retryDelay: time.Second,
+		keychain:   authn.DefaultKeychain,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithJobs sets how many registry requests (manifest resolutions, blob
+// downloads) run at once. The default is min(8, 4*GOMAXPROCS); values below
+// 1 keep the default.
+func WithJobs(n int) Option {
+	return func(o *options) {
+		if n >= 1 {
+			o.jobs = n
+		}
+	}
+}
+
+// WithRetries sets how many times a failed registry request (connection
+// refused or reset, timeout, 429 or 5xx) is retried after the first attempt,
+// with exponential backoff. The default is 3; negative values keep it.
+func WithRetries(n int) Option {
+	return func(o *options) {
+		if n >= 0 {
+			o.retries = n
+		}
+	}
+}
+
+// WithRetryDelay sets the wait before the first retry; each further retry
+// waits twice as long. The default is 1s; values of 0 or less keep it.
+func WithRetryDelay(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.retryDelay = d
+		}
+	}
+}
+
+// WithKeychain sets where registry credentials come from. The default is
+// authn.DefaultKeychain (the Docker config, $DOCKER_CONFIG or
+// ~/.docker/config.json, and its credential helpers); nil keeps it.
+func WithKeychain(k authn.Keychain) Option {
+	return func(o *options) {
+		if k != nil {
+			o.keychain = k
+		}
+	}
+}
+
+// WithRemoteOptions appends options passed to every go-containerregistry
+// remote call, after Ferry's own (transport, retries, keychain), so they
+// override them. There are none by default.
+func WithRemoteOptions(ro ...remote.Option) Option {
+	return func(o *options) {
+		o.remoteOpts = append(o.remoteOpts, ro...)
+	}
+}
+
+// WithCacheDir keeps manifests and blobs in dir, by digest, across runs, so
+// that a rebuild from pinned digests (ref@sha256:...) downloads nothing.
+// Tag resolutions are never cached: a tag is always asked of the registry.
+// By default nothing is cached: WriteArchive stages blobs in a temporary
+// directory that it removes.
+func WithCacheDir(dir string) Option {
+	return func(o *options) {
+		o.cacheDir = dir
+	}
+}
+
+// WithProgress sends progress events to ch. Sends never block: an event is
+// dropped when ch is full, so a slow reader sees fewer, later events. The
+// channel is not closed by this package. There is no progress by default.
+func WithProgress(ch chan<- Progress) Option {
+	return func(o *options) {
+		o.progress = ch
+	}
+}
