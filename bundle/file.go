@@ -9,6 +9,8 @@ import (
 	"os"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ferry-k3s/ferry/signing"
 )
 
 // OpenFile opens a bundle file for reading.
@@ -23,18 +25,40 @@ func OpenFile(path string) (io.ReadCloser, error) {
 	return f, nil
 }
 
-// VerifyFile verifies the bundle at path (see Verify).
-func VerifyFile(ctx context.Context, path string, opts ...ReadOption) (*Manifest, error) {
+// FileReport is what VerifyFile found.
+type FileReport struct {
+	Manifest *Manifest
+	// SHA256 of the whole file, computed while it was verified.
+	SHA256 []byte
+	// Detached is true when path.sig existed and verified.
+	Detached bool
+}
+
+// VerifyFile verifies the bundle at path (see Verify; opts carry the
+// trusted key) and, when v is not nil and path.sig exists, the detached
+// signature over the whole file with v, hashed in the same pass.
+func VerifyFile(ctx context.Context, path string, v signing.Verifier, opts ...ReadOption) (*FileReport, error) {
 	f, err := OpenFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	m, err := Verify(ctx, bufio.NewReaderSize(f, 1<<20), opts...)
+	hr := newHashingReader(f)
+	m, err := Verify(ctx, bufio.NewReaderSize(hr, 1<<20), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("verify %s: %w", path, err)
 	}
-	return m, nil
+	// Count any bytes past the end of the zstd stream into the digest too.
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		return nil, fmt.Errorf("verify %s: %w", path, err)
+	}
+	rep := &FileReport{Manifest: m, SHA256: hr.h.Sum(nil)}
+	if v != nil {
+		if rep.Detached, err = VerifyDetached(ctx, path, rep.SHA256, v); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
 }
 
 // InspectFile reads and verifies only the manifest of the bundle at path;

@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ferry-k3s/ferry/cmd/internal/bundlecmd"
 )
 
 // globalOptions are the flags every ferry-install command shares.
@@ -22,6 +24,16 @@ type globalOptions struct {
 	DryRun                bool
 	JSON                  bool
 	InsecureSkipSignature bool
+
+	trust bundlecmd.Trust
+}
+
+// bundlePath is the bundle named by the first argument, else --bundle.
+func (o *globalOptions) bundlePath(args []string) string {
+	if len(args) > 0 {
+		return args[0]
+	}
+	return o.Bundle
 }
 
 func newRootCmd() *cobra.Command {
@@ -35,14 +47,18 @@ func newRootCmd() *cobra.Command {
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&opts.Bundle, "bundle", "", "bundle file, or the first part (NAME.part001) of a split bundle")
-	f.StringVar(&opts.Key, "key", "", "public key (PEM) of the bundle's signer, e.g. ferry.pub")
+	f.StringVar(&opts.trust.Key, "key", "", "public key (PEM) of the bundle's signer, e.g. ferry.pub")
 	f.StringVar(&opts.Root, "root", "/", "install into this root directory instead of / (e.g. a disk image being prepared)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "print every file that would be written and every command that would run; change nothing")
 	f.BoolVar(&opts.JSON, "json", false, "print results as JSON on stdout")
-	f.BoolVar(&opts.InsecureSkipSignature, "insecure-skip-signature", false, "accept a bundle without checking its signature (INSECURE)")
+	f.BoolVar(&opts.trust.InsecureSkipSignature, "insecure-skip-signature", false, "accept a bundle without checking its signature (INSECURE)")
+	// Key and InsecureSkipSignature mirror trust for commands that read them.
+	root.PersistentPreRun = func(*cobra.Command, []string) {
+		opts.Key, opts.InsecureSkipSignature = opts.trust.Key, opts.trust.InsecureSkipSignature
+	}
 	root.AddCommand(
-		newVerifyCmd(opts),
-		newInspectCmd(opts),
+		bundlecmd.NewVerifyCmd(&opts.trust, opts.bundlePath, &opts.JSON),
+		bundlecmd.NewInspectCmd(&opts.trust, opts.bundlePath, &opts.JSON),
 		newPreflightCmd(opts),
 		newServerCmd(opts),
 		newAgentCmd(opts),

@@ -1,0 +1,100 @@
+package charts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+)
+
+// RenderOptions are the inputs of a client-only render.
+type RenderOptions struct {
+	// ReleaseName is the Helm release name. Default: the chart name.
+	ReleaseName string
+	// Namespace is the release namespace. Default: "default".
+	Namespace string
+	// KubeVersion is the Kubernetes version templates see, e.g. "v1.31.4".
+	// Default: the Helm SDK's built-in version.
+	KubeVersion string
+	// Values override the chart's values.yaml (deep-merged by Helm).
+	Values map[string]any
+	// APIVersions are added to the capabilities templates see; the built-in
+	// Kubernetes groups and common CRD groups (extraAPIVersions) are always
+	// present.
+	APIVersions []string
+}
+
+// extraAPIVersions are CRD API groups that common charts probe with
+// .Capabilities.APIVersions.Has before rendering optional objects.
+var extraAPIVersions = []string{
+	"apiextensions.k8s.io/v1",
+	"admissionregistration.k8s.io/v1",
+	"policy/v1",
+	"networking.k8s.io/v1",
+	"storage.k8s.io/v1",
+	"snapshot.storage.k8s.io/v1",
+	"monitoring.coreos.com/v1",
+	"cert-manager.io/v1",
+	"gateway.networking.k8s.io/v1",
+	"traefik.io/v1alpha1",
+	"traefik.containo.us/v1alpha1",
+	"helm.cattle.io/v1",
+	"k3s.cattle.io/v1",
+}
+
+// Render templates the chart archive at archivePath client-side, as
+// `helm template --include-crds` would, and returns every rendered object
+// (CRDs, manifests and hooks) as one multi-document YAML stream. No cluster
+// is contacted.
+func Render(ctx context.Context, archivePath string, opts RenderOptions) ([]byte, error) {
+	ch, err := loader.Load(archivePath)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: load: %w", archivePath, err)
+	}
+	id := ch.Metadata.Name + " " + ch.Metadata.Version
+
+	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	install.DryRun = true
+	install.ClientOnly = true
+	install.IncludeCRDs = true
+	install.Replace = true
+	install.DisableHooks = false
+	install.ReleaseName = opts.ReleaseName
+	if install.ReleaseName == "" {
+		install.ReleaseName = ch.Metadata.Name
+	}
+	install.Namespace = opts.Namespace
+	if install.Namespace == "" {
+		install.Namespace = "default"
+	}
+	if opts.KubeVersion != "" {
+		kv, err := chartutil.ParseKubeVersion(opts.KubeVersion)
+		if err != nil {
+			return nil, fmt.Errorf("render chart %s: kube version %q: %w: pass a version like v1.31.4", id, opts.KubeVersion, err)
+		}
+		install.KubeVersion = kv
+	}
+	install.APIVersions = append(append(chartutil.VersionSet{}, extraAPIVersions...), opts.APIVersions...)
+
+	values := opts.Values
+	if values == nil {
+		values = map[string]any{}
+	}
+	rel, err := install.RunWithContext(ctx, ch, values)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: %w", id, err)
+	}
+
+	var b strings.Builder
+	b.WriteString(rel.Manifest)
+	for _, h := range rel.Hooks {
+		if !strings.HasSuffix(b.String(), "\n") && b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
+	}
+	return []byte(b.String()), nil
+}
