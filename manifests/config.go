@@ -1,0 +1,153 @@
+package manifests
+
+import (
+	"bufio"
+	"bytes"
+	"embed"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/yaml"
+)
+
+// K3sFlagsVersion is the k3s minor release whose `server --help` and
+// `agent --help` flag names config.yaml keys are checked against.
+const K3sFlagsVersion = "v1.31"
+
+//go:embed k3sflags/*.txt
+var flagFiles embed.FS
+
+// secretKeys never go into config.yaml, which is world-readable by
+// convention; the env file (mode 0600) carries them instead.
+var secretKeys = map[string]string{
+	"token":              "pass it as the node token (K3S_TOKEN in the env file)",
+	"agent-token":        "set it on the server outside ferry's config (secrets stay out of config.yaml)",
+	"datastore-endpoint": "pass it as the datastore endpoint (K3S_DATASTORE_ENDPOINT in the env file)",
+}
+
+// parsedFlags caches the embedded flag lists; it is written once.
+var parsedFlags = sync.OnceValues(func() (map[Role]map[string]bool, error) {
+	out := make(map[Role]map[string]bool)
+	for _, r := range []Role{RoleServer, RoleAgent} {
+		name := fmt.Sprintf("k3sflags/%s-%s.txt", r, K3sFlagsVersion)
+		b, err := flagFiles.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read embedded flag list %s: %w", name, err)
+		}
+		out[r] = ParseFlagList(b)
+	}
+	return out, nil
+})
+
+// ParseFlagList reads a flag list: one long flag name a line, without
+// leading dashes; blank lines and lines starting with # are skipped.
+func ParseFlagList(b []byte) map[string]bool {
+	set := make(map[string]bool)
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			set[line] = true
+		}
+	}
+	return set
+}
+
+// ValidFlags returns the k3s flag names (K3sFlagsVersion) that config.yaml
+// accepts for role, sorted.
+func ValidFlags(role Role) ([]string, error) {
+	all, err := parsedFlags()
+	if err != nil {
+		return nil, err
+	}
+	set, ok := all[role]
+	if !ok {
+		return nil, fmt.Errorf("node role %q is unknown: use %q or %q", role, RoleServer, RoleAgent)
+	}
+	return slices.Sorted(maps.Keys(set)), nil
+}
+
+// Config renders /etc/rancher/k3s/config.yaml: the config template's keys,
+// then n.Extra merged over them, written as YAML with sorted keys. Every
+// key must be a k3s flag of the node's role (K3sFlagsVersion); secrets
+// (token, agent-token, datastore-endpoint) are refused, as is `config`.
+func (t *Templates) Config(n Node) ([]byte, error) {
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	v, err := newView(n)
+	if err != nil {
+		return nil, err
+	}
+	out, err := t.render(ConfigTemplate, v)
+	if err != nil {
+		return nil, err
+	}
+	cfg := map[string]any{}
+	if err := yaml.Unmarshal(out, &cfg); err != nil {
+		return nil, fmt.Errorf("render %s: output is not a YAML mapping: %w", ConfigTemplate, err)
+	}
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	if err := checkKeys(n.Role, cfg, "template "+ConfigTemplate); err != nil {
+		return nil, err
+	}
+	if err := checkKeys(n.Role, n.Extra, "extra config"); err != nil {
+		return nil, err
+	}
+	maps.Copy(cfg, n.Extra)
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode config.yaml: %w", err)
+	}
+	return b, nil
+}
+
+// checkKeys refuses keys that are not k3s flags of role, and secrets.
+func checkKeys(role Role, cfg map[string]any, from string) error {
+	all, err := parsedFlags()
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		if fix, ok := secretKeys[k]; ok {
+			return fmt.Errorf("%s sets %q, a secret that must not be written to config.yaml: %s", from, k, fix)
+		}
+		if k == "config" {
+			return fmt.Errorf("%s sets \"config\": config.yaml cannot name another config file; merge its keys instead", from)
+		}
+		if !all[role][k] {
+			return fmt.Errorf("%s sets %q, which is not a k3s %s %s flag: remove it or spell it as in `k3s %s --help`", from, k, K3sFlagsVersion, role, role)
+		}
+	}
+	return nil
+}
+
+// Registries renders /etc/rancher/k3s/registries.yaml, which points every
+// upstream registry at the node's registry mirrors. It reports false, and
+// no bytes, when the node has no mirrors and so needs no such file.
+func (t *Templates) Registries(n Node) ([]byte, bool, error) {
+	if err := n.Validate(); err != nil {
+		return nil, false, err
+	}
+	if len(n.RegistryMirrors) == 0 {
+		return nil, false, nil
+	}
+	v, err := newView(n)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err := t.render(RegistriesTemplate, v)
+	if err != nil {
+		return nil, false, err
+	}
+	var check map[string]any
+	if err := yaml.Unmarshal(out, &check); err != nil {
+		return nil, false, fmt.Errorf("render %s: output is not valid YAML: %w", RegistriesTemplate, err)
+	}
+	return out, true, nil
+}
