@@ -245,3 +245,5 @@ func (s *Spec) resolve(dir string) {
 }
 
 func hasScheme(s string) bool { return strings.Contains(s, "://") }
+
+var fileNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
