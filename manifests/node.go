@@ -130,6 +130,8 @@ func (n Node) Validate() error {
 			return fmt.Errorf("cluster-init applies to servers only: drop it for an agent")
 		case n.DatastoreEndpoint != "":
 			return fmt.Errorf("datastore-endpoint applies to servers only: drop it for an agent")
+		case len(n.TLSSANs) > 0:
+			return fmt.Errorf("tls-san applies to servers only: drop it for an agent")
 		}
 	}
 	if n.ClusterInit && n.Server != "" {
