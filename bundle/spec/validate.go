@@ -130,7 +130,9 @@ func (c *checker) report(ve *jsonschema.ValidationError) {
 		}
 		hint := ""
 		if s, ok := k.Got.(string); ok {
-			if g := suggest(s, want); g != "" {
+			if g := synonyms[strings.ToLower(s)]; g != "" && slices.Contains(want, g) {
+				hint = fmt.Sprintf(" (did you mean %s?)", g)
+			} else if g := suggest(s, want); g != "" {
 				hint = fmt.Sprintf(" (did you mean %s?)", g)
 			}
 		}
@@ -153,10 +155,24 @@ func (c *checker) report(ve *jsonschema.ValidationError) {
 	}
 }
 
+// synonyms maps other names of enum values to the names the schema uses.
+var synonyms = map[string]string{
+	"x86_64":  "amd64",
+	"x86-64":  "amd64",
+	"x64":     "amd64",
+	"aarch64": "arm64",
+	"armv8":   "arm64",
+	"armhf":   "arm",
+	"armv7":   "arm",
+	"armv7l":  "arm",
+}
+
 // typeHint suggests how to reach the wanted type from what was written.
 func (c *checker) typeHint(ptr []string, k *kind.Type) string {
 	wantString := slices.Contains(k.Want, "string")
 	switch {
+	case len(ptr) == 0:
+		return ": a spec is a YAML mapping that starts with apiVersion: " + APIVersion
 	case k.Got == "null":
 		return ": give it a value or remove the key"
 	case wantString && (k.Got == "number" || k.Got == "integer" || k.Got == "boolean"):
@@ -177,11 +193,13 @@ func exampleHint(ptr []string) string {
 
 // show renders an instance value for a message, shortened.
 func show(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	s := string(b)
+	s := strings.TrimSuffix(b.String(), "\n")
 	if len(s) > 80 {
 		s = s[:77] + "..."
 	}
