@@ -1,6 +1,7 @@
 package images
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,7 +102,7 @@ func (c *client) resolve(ctx context.Context, r imageRef, arch string, want v1.P
 			return Resolved{}, fmt.Errorf("image %s: %s entry of the index is %s, not an image manifest: nested indexes are not supported, pin the platform image by digest", r, platformString(child.Platform), cdoc.mediaType)
 		}
 	case doc.mediaType.IsImage():
-		m, err := v1.ParseManifest(strings.NewReader(string(doc.raw)))
+		m, err := v1.ParseManifest(bytes.NewReader(doc.raw))
 		if err != nil {
 			return Resolved{}, fmt.Errorf("image %s: parse manifest: %w", r, err)
 		}
@@ -123,7 +124,7 @@ func (c *client) resolve(ctx context.Context, r imageRef, arch string, want v1.P
 // pickPlatform chooses the index entry for want: the first exact match
 // (variant included), else the first compatible one (see matches).
 func pickPlatform(r imageRef, doc manifestDoc, want v1.Platform) (v1.Descriptor, error) {
-	idx, err := v1.ParseIndexManifest(strings.NewReader(string(doc.raw)))
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(doc.raw))
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("image %s: parse index: %w", r, err)
 	}
