@@ -1,0 +1,97 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Service controls k3s's service on the host (systemd, OpenRC, or a plain
+// process in tests). ferry-install adapts installer/service to it.
+type Service interface {
+	// DaemonReload makes the init system read changed unit files.
+	DaemonReload(ctx context.Context) error
+	// Enable starts name at boot; Disable undoes it.
+	Enable(ctx context.Context, name string) error
+	Disable(ctx context.Context, name string) error
+	// Start starts name now; Stop stops it.
+	Start(ctx context.Context, name string) error
+	Stop(ctx context.Context, name string) error
+	// WaitReady waits at most timeout for the node to be Ready and the
+	// kube-system pods to run.
+	WaitReady(ctx context.Context, timeout time.Duration) error
+}
+
+// startPhase enables and starts k3s and waits for the node.
+type startPhase struct {
+	p       *plan
+	enabled bool
+	started bool
+}
+
+func (s *startPhase) Title() string { return "start k3s and wait for the node" }
+
+func (s *startPhase) name() string { return s.p.opts.Node.ServiceName() }
+
+func (s *startPhase) Run(ctx context.Context) error {
+	svc := s.p.opts.Service
+	if err := svc.DaemonReload(ctx); err != nil {
+		return fmt.Errorf("reload the init system: %w", err)
+	}
+	if err := svc.Enable(ctx, s.name()); err != nil {
+		return fmt.Errorf("enable %s: %w", s.name(), err)
+	}
+	s.enabled = true
+	s.started = true // a failed start may still leave a process behind
+	if err := svc.Start(ctx, s.name()); err != nil {
+		return fmt.Errorf("start %s: %w", s.name(), err)
+	}
+	if err := svc.WaitReady(ctx, s.p.opts.Timeout); err != nil {
+		return fmt.Errorf("wait for the node (timeout %s): %w", s.p.opts.Timeout, err)
+	}
+	return nil
+}
+
+func (s *startPhase) DryRun(ctx context.Context, w io.Writer) error {
+	if s.p.opts.Init == InitOpenRC {
+		fmt.Fprintf(w, "run rc-update add %s default\nrun rc-service %s start\n", s.name(), s.name())
+	} else {
+		fmt.Fprintf(w, "run systemctl daemon-reload\nrun systemctl enable %s\nrun systemctl start %s\n", s.name(), s.name())
+	}
+	_, err := fmt.Fprintf(w, "run %s kubectl get nodes (wait up to %s for Ready and kube-system pods)\n", K3sBinary, s.p.opts.Timeout)
+	return err
+}
+
+func (s *startPhase) Undo(ctx context.Context) error {
+	svc := s.p.opts.Service
+	var err error
+	if s.started {
+		if e := svc.Stop(ctx, s.name()); e != nil {
+			err = fmt.Errorf("stop %s: %w", s.name(), e)
+		}
+	}
+	if s.enabled {
+		if e := svc.Disable(ctx, s.name()); e != nil && err == nil {
+			err = fmt.Errorf("disable %s: %w", s.name(), e)
+		}
+	}
+	return err
+}
+
+// preflightPhase runs the host checks; it changes nothing.
+type preflightPhase struct {
+	p *plan
+}
+
+func (s *preflightPhase) Title() string { return "preflight checks" }
+
+func (s *preflightPhase) Run(ctx context.Context) error {
+	return s.p.opts.Preflight(ctx, s.p.manifest)
+}
+
+func (s *preflightPhase) DryRun(ctx context.Context, w io.Writer) error {
+	return s.p.opts.Preflight(ctx, s.p.manifest)
+}
+
+func (s *preflightPhase) Undo(ctx context.Context) error { return nil }

@@ -1,0 +1,175 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/ferry-k3s/ferry/manifests"
+)
+
+// StateFormat is the version of state.json this package writes.
+const StateFormat = 1
+
+// State is /var/lib/ferry/state.json: what ferry installed on the host and
+// from which bundle. It is written last, atomically, after every file it
+// lists is in place and synced, so a host with a state.json has a complete
+// install. It holds no secrets.
+//
+// Upgrade is planned to keep the previous install's files below
+// PreviousDir and its State in Previous, so that a rollback can swap back.
+type State struct {
+	Format int `json:"format"`
+	// ID names the install: its staging directory and BackupDir/ID.
+	ID          string         `json:"id"`
+	Bundle      BundleRecord   `json:"bundle"`
+	InstalledAt time.Time      `json:"installedAt"`
+	Role        manifests.Role `json:"role"`
+	Arch        string         `json:"arch"`
+	Node        NodeRecord     `json:"node"`
+	// Service is the init system's unit or script name ("k3s.service").
+	Service ServiceRecord `json:"service"`
+	// Files lists every file and link placed, in the order placed.
+	Files []FileRecord `json:"files"`
+	// Dirs lists the directories ferry created, outermost first; uninstall
+	// removes them when they are empty.
+	Dirs []string `json:"dirs"`
+	// Previous is the install an upgrade replaced (reserved for upgrade).
+	Previous *State `json:"previous,omitempty"`
+}
+
+// BundleRecord identifies the installed bundle.
+type BundleRecord struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	K3sVersion string `json:"k3sVersion"`
+	// ManifestSHA256 is the hex sha256 of the exact bytes of bundle.json.
+	ManifestSHA256 string `json:"manifestSHA256"`
+	// KeyID is the signer's key id; empty for an unsigned bundle.
+	KeyID string `json:"keyID,omitempty"`
+}
+
+// NodeRecord is the node's options without secrets: no token, and no
+// password in the datastore endpoint.
+type NodeRecord struct {
+	ClusterInit       bool     `json:"clusterInit,omitempty"`
+	Server            string   `json:"server,omitempty"`
+	DatastoreEndpoint string   `json:"datastoreEndpoint,omitempty"`
+	TLSSANs           []string `json:"tlsSANs,omitempty"`
+	NodeLabels        []string `json:"nodeLabels,omitempty"`
+	NodeTaints        []string `json:"nodeTaints,omitempty"`
+	RegistryMirrors   []string `json:"registryMirrors,omitempty"`
+}
+
+// ServiceRecord says how k3s is run.
+type ServiceRecord struct {
+	Init    string `json:"init"` // "systemd" or "openrc"
+	Name    string `json:"name"`
+	Started bool   `json:"started"`
+}
+
+// FileRecord is one placed file or link.
+type FileRecord struct {
+	Path   string      `json:"path"`
+	SHA256 string      `json:"sha256,omitempty"`
+	Mode   fs.FileMode `json:"mode,omitempty"`
+	Size   int64       `json:"size,omitempty"`
+	// Link is the target of a symbolic link.
+	Link string `json:"link,omitempty"`
+	// Backup is where the file this one replaced was kept; uninstall moves
+	// it back.
+	Backup string `json:"backup,omitempty"`
+}
+
+// ReadState reads state.json from h; it returns an error matching
+// ErrNotInstalled when there is none.
+func ReadState(ctx context.Context, h Host) (*State, error) {
+	f, err := h.Open(ctx, StateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotInstalled
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", StateFile, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", StateFile, err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("read %s: %w: the file is damaged; restore it or remove the install by hand", StateFile, err)
+	}
+	if s.Format != StateFormat {
+		return nil, fmt.Errorf("read %s: format %d is not supported (this ferry-install reads %d): use a matching ferry-install", StateFile, s.Format, StateFormat)
+	}
+	return &s, nil
+}
+
+// writeState writes s atomically.
+func writeState(ctx context.Context, h Host, s *State) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return h.WriteFile(ctx, StateFile, bytes.NewReader(append(b, '\n')), 0o644)
+}
+
+// recordPhase writes state.json, the commit point of an install.
+type recordPhase struct {
+	p       *plan
+	state   *State
+	written bool
+}
+
+func (s *recordPhase) Title() string { return "record the install in " + StateFile }
+
+func (s *recordPhase) build(ctx context.Context) *State {
+	p := s.p
+	st := p.state
+	st.Files = st.Files[:0]
+	for i, it := range p.items {
+		fr := FileRecord{Path: it.Dest, SHA256: it.SHA256, Mode: it.Mode, Size: it.Size, Link: it.Link}
+		if p.journal != nil && i < len(p.journal.Items) {
+			fr.Backup = p.journal.Items[i].Backup
+		}
+		if it.Link != "" {
+			fr.SHA256, fr.Mode, fr.Size = "", 0, 0
+		}
+		st.Files = append(st.Files, fr)
+	}
+	st.Dirs = append([]string(nil), p.ferryDirs...)
+	if p.journal != nil {
+		st.Dirs = append(st.Dirs, p.journal.Dirs...)
+	}
+	return st
+}
+
+func (s *recordPhase) Run(ctx context.Context) error {
+	st := s.build(ctx)
+	st.InstalledAt = s.p.opts.now().UTC()
+	if err := writeState(ctx, s.p.host, st); err != nil {
+		return err
+	}
+	s.written = true
+	return nil
+}
+
+func (s *recordPhase) DryRun(ctx context.Context, w io.Writer) error {
+	st := s.build(ctx)
+	b, _ := json.Marshal(st)
+	_, err := fmt.Fprintf(w, "write %s 0644 about %d bytes (%d files)\n", StateFile, len(b), len(st.Files))
+	return err
+}
+
+func (s *recordPhase) Undo(ctx context.Context) error {
+	if !s.written {
+		return nil
+	}
+	return s.p.host.Remove(ctx, StateFile)
+}
