@@ -1,6 +1,7 @@
 package preflight
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,6 +20,38 @@ func readFile(p string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, maxFileSize))
+}
+
+// maxLinks bounds how many symlinks readFile follows for one path.
+const maxLinks = 8
+
+// readFile reads the host file p (absolute, as on the host) under the root.
+// An absolute symlink is followed inside the root, as the host would see it
+// once booted (/etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf),
+// never out to the machine running the check.
+func (h *host) readFile(p string) ([]byte, error) {
+	resolved, err := h.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	return readFile(resolved)
+}
+
+// resolve returns where the host path p leads under the root, following
+// symlinks of its last element.
+func (h *host) resolve(p string) (string, error) {
+	for range maxLinks {
+		target, err := os.Readlink(h.path(p))
+		if err != nil {
+			return h.path(p), nil // not a link (or missing: reading says so)
+		}
+		if filepath.IsAbs(target) {
+			p = target
+		} else {
+			p = filepath.Join(filepath.Dir(p), target)
+		}
+	}
+	return "", fmt.Errorf("read %s: more than %d symlinks", p, maxLinks)
 }
 
 // lines returns the non-empty, trimmed lines of b.

@@ -44,7 +44,7 @@ func checkModules(_ context.Context, h *host) Check {
 		if release == "" {
 			break
 		}
-		b, err := readFile(h.path(filepath.Join(dir, release, "modules.builtin")))
+		b, err := h.readFile((filepath.Join(dir, release, "modules.builtin")))
 		if err != nil {
 			continue
 		}
@@ -118,7 +118,7 @@ func checkCgroups(_ context.Context, h *host) Check {
 // mode configured in /etc/selinux/config.
 func (h *host) selinuxEnforcing() bool {
 	if h.opts.AlternateRoot {
-		b, err := readFile(h.path("/etc/selinux/config"))
+		b, err := h.readFile(("/etc/selinux/config"))
 		return err == nil && strings.EqualFold(keyValues(b)["SELINUX"], "enforcing")
 	}
 	b, err := os.ReadFile(h.sysPath("fs/selinux/enforce"))

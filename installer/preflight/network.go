@@ -139,7 +139,7 @@ func skipHeader(ls []string) []string {
 // unit then does nothing), so the unit alone counts only when ufw.conf is
 // missing.
 func (h *host) ufwActive() bool {
-	b, err := readFile(h.path("/etc/ufw/ufw.conf"))
+	b, err := h.readFile(("/etc/ufw/ufw.conf"))
 	if err != nil {
 		return h.serviceEnabled("ufw.service")
 	}
@@ -177,11 +177,17 @@ func checkDefaultRoute(_ context.Context, h *host) Check {
 }
 
 func checkNameservers(_ context.Context, h *host) Check {
-	b, _ := readFile(h.path("/etc/resolv.conf"))
+	b, _ := h.readFile(("/etc/resolv.conf"))
 	var servers []string
 	for _, l := range lines(b) {
 		if f := strings.Fields(l); len(f) >= 2 && f[0] == "nameserver" {
 			servers = append(servers, f[1])
+		}
+	}
+	if len(servers) == 0 && h.opts.AlternateRoot {
+		if p, _ := h.resolve("/etc/resolv.conf"); strings.HasPrefix(p, h.path("/run")+"/") {
+			return warn("not checked: /etc/resolv.conf points to %s, which is written at boot", strings.TrimPrefix(p, h.root)).
+				withFix("make sure the booted host gets a nameserver (DHCP or systemd-resolved), or write 'nameserver IP' into /etc/resolv.conf")
 		}
 	}
 	if len(servers) == 0 {

@@ -3,6 +3,8 @@ package preflight
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -234,5 +236,48 @@ func TestReportErr(t *testing.T) {
 	r.Checks[0].Status, r.Checks[2].Status = StatusPass, StatusWarn
 	if err := r.Err(); err != nil || r.Failed() {
 		t.Errorf("no FAIL: Err() = %v, Failed() = %v", err, r.Failed())
+	}
+}
+
+// TestRunAlternateRootSymlinks checks that absolute symlinks in an
+// alternate root are followed inside it, not out to the machine running
+// the test.
+func TestRunAlternateRootSymlinks(t *testing.T) {
+	tests := []struct {
+		name   string
+		runDir bool // the link target exists under the root
+		status Status
+		want   string
+	}{
+		{"target in root", true, StatusPass, "nameservers 127.0.0.53"},
+		{"target written at boot", false, StatusWarn, "not checked: /etc/resolv.conf points to /run/systemd/resolve/stub-resolv.conf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := hostTree(t)
+			conf := filepath.Join(root, "etc", "resolv.conf")
+			if err := os.Remove(conf); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("/run/systemd/resolve/stub-resolv.conf", conf); err != nil {
+				t.Fatal(err)
+			}
+			if tt.runDir {
+				dir := filepath.Join(root, "run", "systemd", "resolve")
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "stub-resolv.conf"), []byte("nameserver 127.0.0.53\noptions edns0\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := Run(context.Background(), Options{Root: root, Role: RoleServer, Manifest: testManifest(), AlternateRoot: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, _ := r.Check("nameservers"); c.Status != tt.status || !strings.Contains(c.Detail, tt.want) {
+				t.Errorf("nameservers: %s %q, want %s %q", c.Status, c.Detail, tt.status, tt.want)
+			}
+		})
 	}
 }

@@ -31,9 +31,9 @@ var supportedOS = map[string][2]int{
 const supportedOSText = "Ubuntu 20.04+, Debian 11+, RHEL/CentOS/Rocky/Alma 8+, SLES, openSUSE"
 
 func checkOSRelease(_ context.Context, h *host) Check {
-	b, err := readFile(h.path("/etc/os-release"))
+	b, err := h.readFile(("/etc/os-release"))
 	if os.IsNotExist(err) {
-		b, err = readFile(h.path("/usr/lib/os-release"))
+		b, err = h.readFile(("/usr/lib/os-release"))
 	}
 	if err != nil {
 		return warn("cannot read /etc/os-release: %v", err).withFix("k3s may still work; Ferry supports " + supportedOSText)
@@ -146,7 +146,7 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 func checkHostname(_ context.Context, h *host) Check {
 	fix := "hostnamectl set-hostname NAME (a unique lowercase name of letters, digits and '-', e.g. edge-server-1)"
-	b, err := readFile(h.path("/etc/hostname"))
+	b, err := h.readFile(("/etc/hostname"))
 	if err != nil && !h.opts.AlternateRoot {
 		b, err = readFile(h.procPath("sys/kernel/hostname"))
 	}
