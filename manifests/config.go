@@ -107,13 +107,16 @@ func (t *Templates) Config(n Node) ([]byte, error) {
 	return b, nil
 }
 
-// checkKeys refuses keys that are not k3s flags of role, and secrets.
+// checkKeys refuses keys that are not k3s flags of role (a trailing "+",
+// k3s's append form, is allowed), and secrets.
 func checkKeys(role Role, cfg map[string]any, from string) error {
 	all, err := parsedFlags()
 	if err != nil {
 		return err
 	}
-	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+	for _, key := range slices.Sorted(maps.Keys(cfg)) {
+		// k3s reads "flag+" as "append to flag" in config files.
+		k := strings.TrimSuffix(key, "+")
 		if fix, ok := secretKeys[k]; ok {
 			return fmt.Errorf("%s sets %q, a secret that must not be written to config.yaml: %s", from, k, fix)
 		}
@@ -121,7 +124,7 @@ func checkKeys(role Role, cfg map[string]any, from string) error {
 			return fmt.Errorf("%s sets \"config\": config.yaml cannot name another config file; merge its keys instead", from)
 		}
 		if !all[role][k] {
-			return fmt.Errorf("%s sets %q, which is not a k3s %s %s flag: remove it or spell it as in `k3s %s --help`", from, k, K3sFlagsVersion, role, role)
+			return fmt.Errorf("%s sets %q, which is not a k3s %s %s flag: remove it or spell it as in `k3s %s --help`", from, key, K3sFlagsVersion, role, role)
 		}
 	}
 	return nil

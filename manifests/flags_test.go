@@ -117,6 +117,8 @@ func TestConfigRefuses(t *testing.T) {
 		{"token in extra", withExtra(Node{Role: RoleServer}, map[string]any{"token": "x"}), []string{`"token"`, "secret"}},
 		{"datastore in extra", withExtra(Node{Role: RoleServer}, map[string]any{"datastore-endpoint": "mysql://"}), []string{`"datastore-endpoint"`, "secret"}},
 		{"agent-token in extra", withExtra(Node{Role: RoleServer}, map[string]any{"agent-token": "x"}), []string{`"agent-token"`, "secret"}},
+		{"unknown append key", withExtra(Node{Role: RoleServer}, map[string]any{"nod-label+": []any{"a=b"}}), []string{`"nod-label+"`, "not a k3s"}},
+		{"secret append key", withExtra(Node{Role: RoleServer}, map[string]any{"token+": "x"}), []string{`"token"`, "secret"}},
 		{"config in extra", withExtra(Node{Role: RoleServer}, map[string]any{"config": "/x.yaml"}), []string{`"config"`}},
 	}
 	for _, tt := range tests {
@@ -143,9 +145,12 @@ func TestExtraOverridesTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := tm.Config(Node{Role: RoleServer, Extra: map[string]any{"write-kubeconfig-mode": "0640"}})
+	b, err := tm.Config(Node{Role: RoleServer, Extra: map[string]any{"write-kubeconfig-mode": "0640", "node-label+": []any{"a=b"}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "node-label+:\n- a=b") {
+		t.Errorf("append key was not kept:\n%s", b)
 	}
 	if !strings.Contains(string(b), `write-kubeconfig-mode: "0640"`) {
 		t.Errorf("extra did not override the template:\n%s", b)
