@@ -28,7 +28,7 @@ type nodeList struct {
 type podList struct {
 	Items []struct {
 		Metadata struct {
-			Name            string `json:"name"`
+			Name            string     `json:"name"`
 			OwnerReferences []ownerRef `json:"ownerReferences"`
 		} `json:"metadata"`
 		Status struct {

@@ -114,6 +114,7 @@ func WaitReady(ctx context.Context, opts WaitOptions) error {
 	defer cancel()
 	start := time.Now()
 	stable := 0
+	last := ""
 	for {
 		var p WaitProgress
 		if o.Role == "agent" {
@@ -126,13 +127,17 @@ func WaitReady(ctx context.Context, opts WaitOptions) error {
 			o.send(wctx, p)
 			return nil
 		}
-		o.send(wctx, p)
+		// A check cut short by the deadline says nothing new about k3s.
+		if wctx.Err() == nil || last == "" {
+			last = p.Message
+			o.send(wctx, p)
+		}
 		select {
 		case <-wctx.Done():
 			if ctx.Err() != nil {
 				return fmt.Errorf("wait for k3s %s: %w", o.Role, ctx.Err())
 			}
-			return o.timeoutError(ctx, p.Message)
+			return o.timeoutError(ctx, last)
 		case <-time.After(o.Poll):
 		}
 	}
