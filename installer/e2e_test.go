@@ -133,12 +133,12 @@ func TestInstallTree(t *testing.T) {
 			}
 			svc := tt.node.ServiceName()
 			for p, want := range map[string]os.FileMode{
-				"usr/local/bin/k3s":                         0o755,
-				"usr/local/bin/k3s-killall.sh":              0o755,
+				"usr/local/bin/k3s":                          0o755,
+				"usr/local/bin/k3s-killall.sh":               0o755,
 				"etc/systemd/system/" + svc + ".service.env": 0o600,
-				"etc/rancher/k3s/config.yaml":               0o600,
-				"etc/ferry-extra.conf":                      0o640,
-				"var/lib/ferry/state.json":                  0o644,
+				"etc/rancher/k3s/config.yaml":                0o600,
+				"etc/ferry-extra.conf":                       0o640,
+				"var/lib/ferry/state.json":                   0o644,
 			} {
 				if got := mode(p); got != want {
 					t.Errorf("%s: mode %v, want %v", p, got, want)

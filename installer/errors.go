@@ -3,11 +3,14 @@ package installer
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ferry-k3s/ferry/installer/preflight"
 )
 
 // ErrPreflight: a preflight check failed and --skip-preflight was not given.
-// main maps it to exit code 4.
-var ErrPreflight = errors.New("preflight checks failed: fix the FAIL lines above, or pass --skip-preflight")
+// main maps it to exit code 4. It is preflight.ErrPreflight, so errors of
+// either package match it.
+var ErrPreflight = preflight.ErrPreflight
 
 // ErrRolledBack: the install failed and every change was undone; the host
 // is as it was before. main maps it to exit code 5.

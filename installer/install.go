@@ -73,9 +73,11 @@ type Result struct {
 	Token     string `json:"token,omitempty"`
 	Generated bool   `json:"tokenGenerated,omitempty"`
 	// Files is the number of files and links placed.
-	Files   int  `json:"files"`
-	Started bool `json:"started"`
-	DryRun  bool `json:"dryRun,omitempty"`
+	Files int `json:"files"`
+	// Node is the node's options as recorded (no secrets).
+	Node    NodeRecord `json:"node"`
+	Started bool       `json:"started"`
+	DryRun  bool       `json:"dryRun,omitempty"`
 	// State is what was recorded (nil for a dry run).
 	State *State `json:"-"`
 }
@@ -130,6 +132,7 @@ func Install(ctx context.Context, opts Options) (*Result, error) {
 	sum := sha256.Sum256(r.ManifestBytes())
 	p := &plan{opts: opts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), id: newID()}
 	p.state = newState(p)
+	res.Node = p.state.Node
 	phases := buildPhases(p)
 	mgr := &Manager{Phases: phases, Log: opts.Log}
 	if opts.DryRun {

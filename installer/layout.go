@@ -80,9 +80,9 @@ func missingDirs(ctx context.Context, h Host, p string) []string {
 	return missing
 }
 
-// removeEmptyDirs removes dirs deepest first, skipping any that are not
-// empty or already gone.
-func removeEmptyDirs(ctx context.Context, h Host, dirs []string) {
+// deepestFirst returns dirs without duplicates, deepest first, so that a
+// directory comes before its parent.
+func deepestFirst(dirs []string) []string {
 	sorted := slices.Clone(dirs)
 	slices.SortFunc(sorted, func(a, b string) int {
 		if len(a) != len(b) {
@@ -90,7 +90,13 @@ func removeEmptyDirs(ctx context.Context, h Host, dirs []string) {
 		}
 		return strings.Compare(a, b)
 	})
-	for _, d := range slices.Compact(sorted) {
+	return slices.Compact(sorted)
+}
+
+// removeEmptyDirs removes dirs deepest first, skipping any that are not
+// empty or already gone.
+func removeEmptyDirs(ctx context.Context, h Host, dirs []string) {
+	for _, d := range deepestFirst(dirs) {
 		ents, err := h.ReadDir(ctx, d)
 		if err != nil || len(ents) > 0 {
 			continue

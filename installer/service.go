@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/ferry-k3s/ferry/installer/service"
+	"github.com/ferry-k3s/ferry/manifests"
 )
 
 // Service controls k3s's service on the host (systemd, OpenRC, or a plain
@@ -21,6 +24,23 @@ type Service interface {
 	// WaitReady waits at most timeout for the node to be Ready and the
 	// kube-system pods to run.
 	WaitReady(ctx context.Context, timeout time.Duration) error
+}
+
+// ManagedService is the Service of a host driven by an installer/service
+// Manager (systemd, OpenRC or exec), waiting with service.WaitReady.
+type ManagedService struct {
+	service.Manager
+	// Root is the host's root directory (default "/").
+	Root string
+	// Role is the node's role (default server).
+	Role manifests.Role
+	// Progress, when not nil, receives the wait's observations.
+	Progress chan<- service.WaitProgress
+}
+
+// WaitReady implements Service.
+func (s *ManagedService) WaitReady(ctx context.Context, timeout time.Duration) error {
+	return service.WaitReady(ctx, service.WaitOptions{Root: s.Root, Role: string(s.Role), Manager: s.Manager, Timeout: timeout, Progress: s.Progress})
 }
 
 // startPhase enables and starts k3s and waits for the node.

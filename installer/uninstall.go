@@ -65,10 +65,11 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*State, error) {
 			return nil, fmt.Errorf("uninstall: %w", err)
 		}
 	}
-	dirs := append([]string{path.Join(BackupDir, st.ID), BackupDir}, st.Dirs...)
+	// Only directories ferry made go; BackupDir/ID is always ferry's.
+	dirs := append([]string{path.Join(BackupDir, st.ID)}, st.Dirs...)
 	if opts.DryRun {
 		fmt.Fprintf(dry, "remove %s\n", StateFile)
-		for _, d := range dirs {
+		for _, d := range deepestFirst(dirs) {
 			fmt.Fprintf(dry, "remove directory %s if empty\n", d)
 		}
 		return st, nil
@@ -76,8 +77,7 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*State, error) {
 	if err := h.Remove(ctx, StateFile); err != nil {
 		return nil, fmt.Errorf("uninstall: %w", err)
 	}
-	// Only directories ferry made go; BackupDir/ID is always ferry's.
-	removeEmptyDirs(ctx, h, append([]string{path.Join(BackupDir, st.ID)}, st.Dirs...))
+	removeEmptyDirs(ctx, h, dirs)
 	return st, nil
 }
 

@@ -1,16 +1,45 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/installer"
+	"github.com/ferry-k3s/ferry/installer/service"
 )
 
-// Placeholder: replaced by its owner.
 func newUninstallCmd(opts *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "uninstall",
-		Short: "(not yet available)",
-		RunE:  func(*cobra.Command, []string) error { return errors.New("uninstall: not implemented yet") },
+		Short: "Stop k3s and remove exactly what ferry-install placed",
+		Long: "uninstall stops and disables k3s (when ferry started it), removes every file listed in\n" +
+			"/var/lib/ferry/state.json, moves back any file an install replaced, removes the directories ferry\n" +
+			"created when they are empty, then state.json. Nothing else is touched; k3s's data directory stays.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			host, err := installer.NewLocalHost(opts.Root)
+			if err != nil {
+				return err
+			}
+			uo := installer.UninstallOptions{Host: host, DryRun: opts.DryRun, DryRunOutput: cmd.OutOrStdout(), Log: cmd.ErrOrStderr()}
+			if m, err := service.Detect(opts.Root); err == nil {
+				uo.Service = &installer.ManagedService{Manager: m, Root: opts.Root}
+			}
+			st, err := installer.Uninstall(cmd.Context(), uo)
+			if err != nil {
+				return err
+			}
+			if opts.JSON {
+				return bundle.WriteJSON(cmd.OutOrStdout(), map[string]any{"uninstalled": !opts.DryRun, "dryRun": opts.DryRun, "bundle": st.Bundle, "files": len(st.Files)})
+			}
+			verb := "removed"
+			if opts.DryRun {
+				verb = "would remove"
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s: %d files\n", verb, st.Bundle.Name, st.Bundle.Version, len(st.Files))
+			return err
+		},
 	}
 }
