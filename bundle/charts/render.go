@@ -3,6 +3,7 @@ package charts
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
@@ -45,6 +46,10 @@ var extraAPIVersions = []string{
 	"k3s.cattle.io/v1",
 }
 
+// templatePath finds the failing template in a Helm engine error, e.g.
+// "execution error at (longhorn/templates/x.yaml:8:16): ...".
+var templatePath = regexp.MustCompile(`[A-Za-z0-9_.-]+(?:/charts/[A-Za-z0-9_.-]+)*/templates/[^\s:()"]+`)
+
 // Render templates the chart archive at archivePath client-side, as
 // `helm template --include-crds` would, and returns every rendered object
 // (CRDs, manifests and hooks) as one multi-document YAML stream. No cluster
@@ -85,6 +90,9 @@ func Render(ctx context.Context, archivePath string, opts RenderOptions) ([]byte
 	}
 	rel, err := install.RunWithContext(ctx, ch, values)
 	if err != nil {
+		if tpl := templatePath.FindString(err.Error()); tpl != "" {
+			return nil, fmt.Errorf("render chart %s: template %s: %w", id, tpl, err)
+		}
 		return nil, fmt.Errorf("render chart %s: %w", id, err)
 	}
 
