@@ -200,8 +200,8 @@ func show(v any) string {
 		return fmt.Sprint(v)
 	}
 	s := strings.TrimSuffix(b.String(), "\n")
-	if len(s) > 80 {
-		s = s[:77] + "..."
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:77]) + "..."
 	}
 	return s
 }
