@@ -41,6 +41,10 @@ type File struct {
 	FromCache bool
 }
 
+// Open opens the cached content for reading; its signature fits
+// bundle.Source.Open.
+func (f *File) Open() (io.ReadCloser, error) { return os.Open(f.Path) }
+
 // Progress is an event about one Get: Done bytes of Total so far (Total is
 // 0 when unknown). A Get sends one with Done == Total when it ends well.
 type Progress struct {
