@@ -251,4 +251,3 @@ func TestStalledResponseIsRetried(t *testing.T) {
 		t.Fatalf("retry Range %q, want bytes=1000-", rng)
 	}
 }
-
