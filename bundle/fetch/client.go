@@ -66,11 +66,14 @@ type Stats struct {
 	Retries int64
 }
 
-// Client downloads into a content cache. It is safe for concurrent use.
+// Client downloads into a content cache. It is safe for concurrent use;
+// concurrent Gets of one URL within a Client take turns, so an immutable or
+// digest-pinned URL is downloaded once.
 type Client struct {
 	cfg   config
 	cache *cache
 	http  *http.Client
+	locks keyLocks
 
 	requests, downloaded, copied, hits, retries atomic.Int64
 }
@@ -141,6 +144,17 @@ func (c *Client) Get(ctx context.Context, rawURL string, want Want) (*File, erro
 	if err != nil {
 		return nil, err
 	}
+	if f := c.lookup(src.key, want); f != nil {
+		c.hits.Add(1)
+		c.report(rawURL, f.Size, f.Size)
+		return f, nil
+	}
+	unlock, err := c.locks.lock(ctx, src.key)
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	defer unlock()
+	// Another Get of the same source may have filled the cache meanwhile.
 	if f := c.lookup(src.key, want); f != nil {
 		c.hits.Add(1)
 		c.report(rawURL, f.Size, f.Size)

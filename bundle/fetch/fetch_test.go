@@ -336,4 +336,48 @@ func TestConcurrentGetsOfOneURL(t *testing.T) {
 	if len(blobs) != 1 || len(leftovers(t, c)) != 0 {
 		t.Fatalf("cache holds %d blobs and temp files %v; want 1 blob, no temp files", len(blobs), leftovers(t, c))
 	}
+	if srv.count() != 1 || c.Stats().CacheHits != n-1 {
+		t.Fatalf("%d concurrent Gets made %d requests and %d cache hits; want 1 request", n, srv.count(), c.Stats().CacheHits)
+	}
+}
+
+func TestWaitingGetHonoursContext(t *testing.T) {
+	body, _ := content(1 << 20)
+	release := make(chan struct{})
+	srv := newServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Write(body[:1000])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	c := newClient(t)
+	leaderCtx, stopLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan error, 1)
+	go func() {
+		_, err := c.Get(leaderCtx, srv.URL+"/k3s", fetch.Want{Immutable: true})
+		leaderDone <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Get(ctx, srv.URL+"/k3s", fetch.Want{Immutable: true})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 3*time.Second {
+		t.Fatalf("waiting Get returned %v after %s; want a prompt deadline error", err, time.Since(start))
+	}
+	stopLeader()
+	close(release)
+	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader returned %v, want context.Canceled", err)
+	}
+	if srv.count() != 1 {
+		t.Fatalf("the waiting Get sent a request of its own (%d in all)", srv.count())
+	}
 }
