@@ -164,7 +164,7 @@ func (c *Client) Get(ctx context.Context, rawURL string, want Want) (*File, erro
 	if src.local != "" {
 		f, err = c.copyLocal(ctx, rawURL, src.local, want)
 	} else {
-		f, err = c.download(ctx, src.key, want)
+		f, err = c.download(ctx, rawURL, want)
 	}
 	if err != nil {
 		return nil, err
