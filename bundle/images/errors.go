@@ -24,9 +24,9 @@ var (
 	ErrUnauthorized = errors.New("registry refused the credentials")
 	// ErrUnreachable: the registry could not be reached, even after the
 	// retries.
-	ErrUnreachable = errors.New("registry unreachable")
-	// ErrPlatform: the image has no manifest for the wanted platform.
-	ErrPlatform = errors.New("no image for the platform")
+	ErrUnreachable = errors.New("unreachable")
+	// ErrPlatform: the image has no manifest for the wanted architecture.
+	ErrPlatform = errors.New("no image for this architecture")
 )
 
 // registryError turns an error from the registry client into one line that
@@ -51,10 +51,12 @@ func registryError(ref name.Reference, display string, attempts int, err error) 
 		case terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden ||
 			hasCode(terr, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
 			return fmt.Errorf("image %s: %w (HTTP %d): run 'docker login %s' or fix its entry in the Docker config", display, ErrUnauthorized, terr.StatusCode, reg)
+		case terr.StatusCode == http.StatusTooManyRequests || terr.StatusCode >= 500:
+			return fmt.Errorf("image %s: registry %s answered HTTP %d after %d attempts (%w): try again later", display, reg, terr.StatusCode, attempts, err)
 		}
 	}
 	if isNetworkError(err) {
-		return fmt.Errorf("image %s: %w: %s after %d attempts: %w: check the network, proxy settings and the registry name", display, ErrUnreachable, reg, attempts, err)
+		return fmt.Errorf("image %s: registry %s %w after %d attempts (%w): check the network, proxy settings and the registry name", display, reg, ErrUnreachable, attempts, err)
 	}
 	return fmt.Errorf("image %s: %w", display, err)
 }

@@ -111,7 +111,7 @@ func (c *client) resolve(ctx context.Context, r imageRef, arch string, want v1.P
 			return Resolved{}, err
 		}
 		if p := cf.Platform(); !matches(p, want) {
-			return Resolved{}, fmt.Errorf("image %s: %w: it is a single-platform image for %s, not %s: use an image built for %s or exclude it for this architecture", r, ErrPlatform, platformString(p), platformString(&want), arch)
+			return Resolved{}, fmt.Errorf("image %s: %w: it is a single-platform image for %s, %s wanted: use an image built for %s or exclude it for this architecture", r, ErrPlatform, platformString(p), platformString(&want), arch)
 		}
 	case doc.mediaType.IsSchema1():
 		return Resolved{}, fmt.Errorf("image %s: Docker schema 1 manifests are not supported: push the image again with a current tool", r)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -201,6 +202,56 @@ func TestResolveAuth(t *testing.T) {
 			}
 			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), "docker login "+guarded.host) {
 				t.Fatalf("error %v, want %v naming 'docker login %s'", err, tt.wantErr, guarded.host)
+			}
+		})
+	}
+}
+
+func TestResolveRetries(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name     string
+		failures int // 503 answers before the registry recovers
+		retries  int
+		wantErr  bool
+	}{
+		{name: "recovers within the retries", failures: 2, retries: 3},
+		{name: "no retries", failures: 1, retries: 0, wantErr: true},
+		{name: "fails more often than retried", failures: 10, retries: 2, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			left := tt.failures
+			flaky := newTestRegistry(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					fail := r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/") && left > 0
+					if fail {
+						left--
+					}
+					mu.Unlock()
+					if fail {
+						http.Error(w, "busy", http.StatusServiceUnavailable)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			pushImage(t, flaky.ref("single:1"), f.imgs["single:1 linux/amd64"])
+			mu.Lock()
+			left = tt.failures
+			mu.Unlock()
+			start := time.Now()
+			_, err := Resolve(context.Background(), []string{flaky.ref("single:1")}, "amd64", fastOpts(WithRetries(tt.retries))...)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("error %v, want error: %v", err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "answered HTTP 503 after") {
+				t.Errorf("error %q does not say the registry answered 503", err)
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("took %v, want the retries bounded to seconds", time.Since(start))
 			}
 		})
 	}
