@@ -103,9 +103,9 @@ func TestWriteArchive(t *testing.T) {
 	}
 
 	want := map[string]v1.Image{ // name in the archive -> registry image
-		f.reg.ref("app:1"):    f.imgs["app:1 linux/amd64"],
-		f.reg.ref("tool:2"):   f.imgs["tool:2 linux/amd64"],
-		f.reg.ref("single:1"): f.imgs["single:1 linux/amd64"],
+		f.reg.ref("app:1"):                              f.imgs["app:1 linux/amd64"],
+		f.reg.ref("tool:2"):                             f.imgs["tool:2 linux/amd64"],
+		f.reg.ref("single:1"):                           f.imgs["single:1 linux/amd64"],
 		f.reg.ref("app@" + digestOf(t, f.idx["app:1"])): f.imgs["app:1 linux/amd64"],
 	}
 	dir := untar(t, buf.Bytes())
