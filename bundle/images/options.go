@@ -82,8 +82,9 @@ func WithKeychain(k authn.Keychain) Option {
 }
 
 // WithRemoteOptions appends options passed to every go-containerregistry
-// remote call, after Ferry's own (transport, retries, keychain), so they
-// override them. There are none by default.
+// remote call, after Ferry's own (retries, keychain, user agent), so they
+// override them; pass credentials with WithKeychain, since remote.WithAuth
+// conflicts with the keychain. There are none by default.
 func WithRemoteOptions(ro ...remote.Option) Option {
 	return func(o *options) {
 		o.remoteOpts = append(o.remoteOpts, ro...)
@@ -101,7 +102,8 @@ func WithCacheDir(dir string) Option {
 	}
 }
 
-// WithProgress sends progress events to ch. Sends never block: an event is
+// WithProgress sends WriteArchive's download progress to ch (Resolve moves
+// only manifests and reports none). Sends never block: an event is
 // dropped when ch is full, so a slow reader sees fewer, later events. The
 // channel is not closed by this package. There is no progress by default.
 func WithProgress(ch chan<- Progress) Option {
