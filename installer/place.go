@@ -2,13 +2,11 @@ package installer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
-	"strings"
 )
 
 // journal is written into the staging directory before the first file is
@@ -54,10 +52,13 @@ func (s *placePhase) prepare(ctx context.Context) (*journal, error) {
 			return nil, fmt.Errorf("two files would be placed at %s: the bundle's files entries collide with the k3s layout", it.Dest)
 		}
 		seen[it.Dest] = true
-		_, err := p.host.Stat(ctx, it.Dest)
+		fi, err := p.host.Stat(ctx, it.Dest)
 		existed := err == nil
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("check %s: %w", it.Dest, err)
+		}
+		if existed && fi.IsDir() && !it.IfAbsent {
+			return nil, fmt.Errorf("%s is a directory where ferry places a file: move it away, then run again", it.Dest)
 		}
 		if existed && it.IfAbsent {
 			continue
@@ -87,11 +88,7 @@ func (s *placePhase) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(j, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode journal: %w", err)
-	}
-	if err := p.host.WriteFile(ctx, p.journalPath(), strings.NewReader(string(b)), 0o600); err != nil {
+	if err := writeJSON(ctx, p.host, p.journalPath(), j); err != nil {
 		return err
 	}
 	s.j, p.journal = j, j
@@ -152,13 +149,13 @@ func (s *placePhase) Undo(ctx context.Context) error {
 		return nil
 	}
 	err := revert(ctx, s.p.host, s.j)
-	removeEmptyDirs(ctx, s.p.host, s.created)
+	removeEmptyDirs(ctx, s.p.host, append(s.created, s.j.Dirs...))
 	return err
 }
 
 // revert undoes any prefix of the work a journal describes, in reverse:
 // a backup that exists is moved back over its destination; a destination
-// that did not exist before is removed.
+// that did not exist before is removed. The caller removes j.Dirs.
 func revert(ctx context.Context, h Host, j *journal) error {
 	var errs []error
 	for i := len(j.Items) - 1; i >= 0; i-- {
@@ -182,6 +179,5 @@ func revert(ctx context.Context, h Host, j *journal) error {
 			errs = append(errs, fmt.Errorf("restore %s: %w", je.Dest, err))
 		}
 	}
-	removeEmptyDirs(ctx, h, j.Dirs)
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,39 +34,58 @@ func recoverStale(ctx context.Context, h Host, log io.Writer) error {
 		}
 		id := strings.TrimPrefix(e.Name(), stagingPrefix)
 		dir := path.Join(FerryDir, e.Name())
+		var dirs []string
 		if id != committed {
-			j, err := readJournal(ctx, h, path.Join(dir, "journal.json"))
-			if err != nil {
+			j := &journal{}
+			if ok, err := readJSON(ctx, h, path.Join(dir, "journal.json"), j); err != nil {
 				return err
-			}
-			if j != nil {
+			} else if ok {
 				fmt.Fprintf(log, "reverting the interrupted install %s\n", id)
 				if err := revert(ctx, h, j); err != nil {
 					return fmt.Errorf("revert the interrupted install %s: %w", id, err)
 				}
+				dirs = append(dirs, j.Dirs...)
+			}
+			var made []string
+			if ok, _ := readJSON(ctx, h, path.Join(dir, "dirs.json"), &made); ok {
+				dirs = append(dirs, made...)
 			}
 		}
 		fmt.Fprintf(log, "removing stale staging directory %s\n", dir)
 		if err := h.RemoveAll(ctx, dir); err != nil {
 			return err
 		}
+		removeEmptyDirs(ctx, h, dirs)
 	}
+	// FerryDir is ferry's own: empty, it is a leftover of a run that died
+	// before it recorded anything.
+	removeEmptyDirs(ctx, h, []string{FerryDir})
 	return nil
 }
 
-func readJournal(ctx context.Context, h Host, p string) (*journal, error) {
+// readJSON decodes the file at p into v; false when there is no file or
+// it is damaged (files are written atomically, so a damaged one was never
+// acted on).
+func readJSON(ctx context.Context, h Host, p string, v any) (bool, error) {
 	f, err := h.Open(ctx, p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return false, fmt.Errorf("read %s: %w", p, err)
 	}
 	defer f.Close()
-	var j journal
-	if err := json.NewDecoder(io.LimitReader(f, 16<<20)).Decode(&j); err != nil {
-		// A journal is written atomically, so a damaged one was never used.
-		return nil, nil
+	if err := json.NewDecoder(io.LimitReader(f, 16<<20)).Decode(v); err != nil {
+		return false, nil
 	}
-	return &j, nil
+	return true, nil
+}
+
+// writeJSON writes v as JSON to p atomically.
+func writeJSON(ctx context.Context, h Host, p string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", p, err)
+	}
+	return h.WriteFile(ctx, p, bytes.NewReader(b), 0o600)
 }

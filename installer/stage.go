@@ -59,6 +59,10 @@ func (s *stagePhase) Run(ctx context.Context) error {
 		return err
 	}
 	s.created = append(s.created, p.staging())
+	// Record the directories made so far, for a run after a crash.
+	if err := writeJSON(ctx, p.host, path.Join(p.staging(), "dirs.json"), created); err != nil {
+		return err
+	}
 	return s.stream(ctx, func(e bundle.Entry, r io.Reader) error {
 		dest, mode := p.entryDest(e)
 		if dest == "" {
