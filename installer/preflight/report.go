@@ -21,8 +21,10 @@ const (
 
 // Check is one row of the report.
 type Check struct {
-	// Name identifies the check, e.g. "memory" or "ports"; stable across
-	// releases so scripts can match on it.
+	// Name identifies the check; stable across releases so scripts and
+	// Options.Skip can match on it: os-release, cpu, memory, disk, ports,
+	// swap, firewall, time-sync, hostname, default-route, nameservers,
+	// kernel-modules, cgroups, selinux, existing-k3s, longhorn.
 	Name string `json:"name"`
 	// Status is PASS, WARN or FAIL.
 	Status Status `json:"status"`
