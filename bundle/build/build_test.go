@@ -1,0 +1,197 @@
+package build_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/bundle/build"
+	"github.com/ferry-k3s/ferry/bundle/spec"
+	"github.com/ferry-k3s/ferry/internal/demo"
+	"github.com/ferry-k3s/ferry/signing"
+)
+
+func startDemo(t *testing.T, arches ...string) (*demo.Env, signing.Signer, signing.Verifier) {
+	t.Helper()
+	env, err := demo.Start(context.Background(), t.TempDir(), demo.Options{Arches: arches})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	s, err := signing.LoadSigner(env.KeyPath, signing.StaticPass([]byte(env.Password)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := signing.LoadVerifier(env.PubPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, s, v
+}
+
+func opts(env *demo.Env, s signing.Signer, cache, out string) build.Options {
+	return build.Options{SpecPath: env.SpecPath, OutDir: out, Signer: s, CacheDir: cache, Retries: 1, RetryDelay: 10 * time.Millisecond}
+}
+
+func TestBuildDemo(t *testing.T) {
+	env, s, v := startDemo(t, "amd64", "arm64")
+	cache, out := t.TempDir(), t.TempDir()
+	ctx := context.Background()
+
+	sum, err := build.Build(ctx, opts(env, s, cache, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bundle.VerifyFile(ctx, sum.Bundle, v, bundle.WithVerifier(v))
+	if err != nil {
+		t.Fatalf("verify the built bundle: %v", err)
+	}
+	if !rep.Detached {
+		t.Error("no detached signature written beside the bundle")
+	}
+	m := rep.Manifest
+	var paths []string
+	for _, e := range m.Entries {
+		paths = append(paths, e.Path)
+	}
+	want := []string{
+		"charts/longhorn-1.7.2.tgz", "charts/nfs-subdir-external-provisioner-4.0.18.tgz",
+		"images/amd64/ferry-images.tar", "images/amd64/k3s-airgap-images.tar.zst",
+		"images/arm64/ferry-images.tar", "images/arm64/k3s-airgap-images.tar.zst",
+		"k3s/amd64/k3s", "k3s/arm64/k3s", "sbom.spdx.json",
+	}
+	if !slices.Equal(paths, want) {
+		t.Errorf("entries:\n got %v\nwant %v", paths, want)
+	}
+	// 7 Longhorn images (3 only in args, env or a ConfigMap), 1 NFS, 1 extra; per arch.
+	if len(m.Images) != 2*len(demo.Repos) {
+		t.Errorf("manifest lists %d images, want %d", len(m.Images), 2*len(demo.Repos))
+	}
+	for _, repo := range []string{"longhornio/longhorn-engine", "longhornio/longhorn-instance-manager", "longhornio/support-bundle-kit", "library/nginx"} {
+		if !slices.ContainsFunc(m.Images, func(im bundle.Image) bool { return strings.Contains(im.Ref, repo) }) {
+			t.Errorf("image %s (only in args, env, a ConfigMap or images.extra) was not carried", repo)
+		}
+	}
+	nfs := m.Charts[1]
+	if nfs.Name != "nfs-subdir-external-provisioner" || !slices.Equal(nfs.Required, []string{"nfs.server", "nfs.path"}) || nfs.Namespace != "nfs-provisioner" {
+		t.Errorf("chart record: %+v", nfs)
+	}
+	if _, ok := nfs.Values["nfs"]; ok {
+		t.Error("a build-time placeholder for a required value leaked into the manifest")
+	}
+	if m.Traefik == nil {
+		t.Error("traefik values were not carried")
+	}
+	first, _ := os.ReadFile(sum.Bundle)
+
+	// Rebuild with a warm cache: no blob downloaded, the same bytes.
+	before := env.Requests()
+	sum2, err := build.Build(ctx, opts(env, s, cache, t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _ := os.ReadFile(sum2.Bundle)
+	if !bytes.Equal(first, second) {
+		t.Error("a rebuild of the same spec with the same key gave different bytes")
+	}
+	if sum2.Download > 64<<10 {
+		t.Errorf("warm rebuild downloaded %d bytes; only tag lookups should remain", sum2.Download)
+	}
+	t.Logf("cold build: %d requests, %d bytes; warm rebuild: %d requests (tag lookups), %d bytes", sum.Requests, sum.Download, env.Requests()-before, sum2.Download)
+
+	// Lock, then a locked rebuild makes no request at all.
+	if _, err := build.WriteLock(ctx, opts(env, s, cache, out)); err != nil {
+		t.Fatal(err)
+	}
+	before = env.Requests()
+	sum3, err := build.Build(ctx, withLocked(opts(env, s, cache, t.TempDir())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := env.Requests() - before; n != 0 || sum3.Requests != 0 {
+		t.Errorf("locked rebuild with a warm cache made %d requests (summary says %d), want 0", n, sum3.Requests)
+	}
+	third, _ := os.ReadFile(sum3.Bundle)
+	if !bytes.Equal(first, third) {
+		t.Error("the locked rebuild differs from the first build")
+	}
+
+	// A lock that disagrees with what resolves fails the locked build.
+	lockPath := filepath.Join(filepath.Dir(env.SpecPath), spec.LockName)
+	l, err := spec.ReadLock(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Charts[0].SHA256 = strings.Repeat("0", 64)
+	if err := l.Write(lockPath); err != nil {
+		t.Fatal(err)
+	}
+	_, err = build.Build(ctx, withLocked(opts(env, s, cache, t.TempDir())))
+	var le *build.LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("locked build against a changed lock: %v, want a LockedError", err)
+	}
+}
+
+func withLocked(o build.Options) build.Options { o.Locked = true; return o }
+
+func TestBuildBadInput(t *testing.T) {
+	env, s, _ := startDemo(t)
+	specText, _ := os.ReadFile(env.SpecPath)
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown image tag", "library/nginx:1.27", "library/nginx:9.99", "nginx:9.99"},
+		{"unreachable registry", env.Registry + "/library/nginx:1.27", "127.0.0.1:1/library/nginx:1.27", "127.0.0.1:1"},
+		{"chart version missing", "version: 4.0.18", "version: 4.0.99", "4.0.99"},
+		{"k3s release missing", "version: " + demo.K3sVersion, "version: v1.31.99+k3s1", "not found"},
+		{"malformed spec", "kind: Bundle", "kind: Bundel", "ferry.yaml:2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if !bytes.Contains(specText, []byte(tc.from)) {
+				t.Fatalf("demo spec has no %q", tc.from)
+			}
+			dir := t.TempDir()
+			sp := filepath.Join(dir, "ferry.yaml")
+			os.WriteFile(sp, bytes.Replace(specText, []byte(tc.from), []byte(tc.to), 1), 0o644)
+			out := t.TempDir()
+			o := opts(env, s, t.TempDir(), out)
+			o.SpecPath = sp
+			start := time.Now()
+			_, err := build.Build(context.Background(), o)
+			if err == nil {
+				t.Fatal("build succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not name %q", err, tc.want)
+			}
+			if d := time.Since(start); d > 60*time.Second {
+				t.Errorf("took %v: retries are not bounded", d)
+			}
+			if left, _ := os.ReadDir(out); len(left) != 0 {
+				t.Errorf("failed build left %d files in the output directory", len(left))
+			}
+		})
+	}
+}
+
+func TestBuildCancelled(t *testing.T) {
+	env, s, _ := startDemo(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := build.Build(ctx, opts(env, s, t.TempDir(), out)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled build: %v", err)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Errorf("cancelled build left %v", left)
+	}
+}

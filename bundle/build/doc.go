@@ -1,0 +1,9 @@
+// Package build owns `ferry build` and `ferry lock`: it turns a bundle spec
+// into a resolved plan (k3s release assets per architecture, chart archives,
+// the images the charts run, extra files), pins that plan in a lock file,
+// and writes the plan as one signed bundle.
+//
+// Every download goes through a content cache, so a rebuild of an unchanged
+// spec downloads nothing; with --locked every artifact is pinned by digest
+// and a rebuild from a warm cache makes no request at all.
+package build

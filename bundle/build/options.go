@@ -1,0 +1,84 @@
+package build
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/ferry-k3s/ferry/bundle/fetch"
+	"github.com/ferry-k3s/ferry/signing"
+)
+
+// Options configure a build. The zero value of each field is its default.
+type Options struct {
+	// SpecPath is the bundle spec (ferry.yaml). Required.
+	SpecPath string
+	// OutDir receives NAME-VERSION.ferry and its .sig and .sha256. Required
+	// unless DryRun.
+	OutDir string
+	// LockPath is the lock file; default ferry.lock.json beside the spec.
+	LockPath string
+	// Locked makes the build use the lock file's digests and fail if
+	// anything resolves differently.
+	Locked bool
+	// Signer signs the bundle; nil builds an unsigned bundle, which needs
+	// InsecureUnsigned.
+	Signer           signing.Signer
+	InsecureUnsigned bool
+	// CacheDir holds downloads, chart archives, image blobs and image
+	// archives by digest; default fetch.DefaultCacheDir().
+	CacheDir string
+	// Jobs is how many downloads run at once; default min(8, 4*GOMAXPROCS).
+	Jobs int
+	// Level is the zstd level of the bundle; default zstd.SpeedDefault.
+	Level zstd.EncoderLevel
+	// Created is the bundle's creation time and every tar mtime; default
+	// SOURCE_DATE_EPOCH's value, else the Unix epoch (reproducible builds).
+	Created time.Time
+	// Log receives one line per step (nil: silent).
+	Log io.Writer
+	// Transport is used for HTTP downloads and registries; nil for the
+	// default (tests point it at loopback servers).
+	Transport http.RoundTripper
+	// RemoteOptions are passed to every registry call.
+	RemoteOptions []remote.Option
+	// Retries bounds retries of each network request; 0 keeps each
+	// fetcher's default.
+	Retries int
+	// RetryDelay is the first retry's wait; 0 keeps the defaults.
+	RetryDelay time.Duration
+}
+
+func (o *Options) setDefaults() error {
+	if o.SpecPath == "" {
+		return fmt.Errorf("build: no spec: pass -f ferry.yaml")
+	}
+	if o.LockPath == "" {
+		o.LockPath = o.lockPath()
+	}
+	if o.CacheDir == "" {
+		d, err := fetch.DefaultCacheDir()
+		if err != nil {
+			return fmt.Errorf("build: %w (pass --cache-dir)", err)
+		}
+		o.CacheDir = d
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = min(8, 4*runtime.GOMAXPROCS(0))
+	}
+	if o.Level == 0 {
+		o.Level = zstd.SpeedDefault
+	}
+	return nil
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", args...)
+	}
+}

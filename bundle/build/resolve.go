@@ -1,0 +1,335 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/ferry-k3s/ferry/bundle/charts"
+	"github.com/ferry-k3s/ferry/bundle/fetch"
+	"github.com/ferry-k3s/ferry/bundle/images"
+	"github.com/ferry-k3s/ferry/bundle/release"
+	"github.com/ferry-k3s/ferry/bundle/spec"
+)
+
+// Plan is a spec resolved to exact artifacts, all of them in the cache.
+type Plan struct {
+	Spec   *spec.Spec
+	Assets []*release.Assets // one per arch, in spec order
+	Charts []PlannedChart
+	// Refs are the images to carry: discovered in the charts, plus
+	// images.extra, minus images.exclude; normalised, sorted, unique.
+	Refs []string
+	// Images holds each arch's resolved images, in Refs order.
+	Images    map[string][]images.Resolved
+	Files     []PlannedFile
+	Templates []PlannedTemplate
+	// Lock pins everything above.
+	Lock *spec.Lock
+	// Stats of the downloads made while resolving.
+	Fetch fetch.Stats
+}
+
+// PlannedChart is a chart archive in the cache and the images it runs.
+type PlannedChart struct {
+	Spec    spec.Chart
+	Archive *charts.Archive
+	Images  []string
+}
+
+// PlannedFile is an extra host file in the cache.
+type PlannedFile struct {
+	Spec spec.File
+	Name string // path under files/
+	File *fetch.File
+}
+
+// PlannedTemplate is a template override from the spec's templates dir.
+type PlannedTemplate struct {
+	Name   string // path under templates/
+	Path   string
+	SHA256 string
+	Size   int64
+}
+
+// clients are the fetchers of one build, sharing the cache and transport.
+type clients struct {
+	net    *countingTransport
+	fetch  *fetch.Client
+	charts []charts.Option
+	images []images.Option
+}
+
+func newClients(o *Options) (*clients, error) {
+	fopts := []fetch.Option{fetch.WithCacheDir(o.CacheDir)}
+	copts := []charts.Option{charts.WithCacheDir(o.CacheDir + "/charts")}
+	iopts := []images.Option{images.WithCacheDir(o.CacheDir + "/images"), images.WithJobs(o.Jobs)}
+	next := o.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	ct := &countingTransport{next: next}
+	fopts = append(fopts, fetch.WithTransport(ct))
+	copts = append(copts, charts.WithHTTPClient(&http.Client{Transport: ct, Timeout: 10 * time.Minute}))
+	iopts = append(iopts, images.WithRemoteOptions(remote.WithTransport(ct)))
+	if o.Retries > 0 {
+		fopts = append(fopts, fetch.WithRetries(o.Retries))
+		copts = append(copts, charts.WithRetries(o.Retries))
+		iopts = append(iopts, images.WithRetries(o.Retries))
+	}
+	if o.RetryDelay > 0 {
+		fopts = append(fopts, fetch.WithBackoff(o.RetryDelay, 4*o.RetryDelay))
+		iopts = append(iopts, images.WithRetryDelay(o.RetryDelay))
+	}
+	if len(o.RemoteOptions) > 0 {
+		iopts = append(iopts, images.WithRemoteOptions(o.RemoteOptions...))
+	}
+	fc, err := fetch.New(fopts...)
+	if err != nil {
+		return nil, err
+	}
+	return &clients{net: ct, fetch: fc, charts: copts, images: iopts}, nil
+}
+
+// Resolve loads the spec and resolves it to a Plan: every artifact is
+// fetched into the cache and pinned. With o.Locked the lock file's digests
+// are used and any difference from it is an error.
+func Resolve(ctx context.Context, o Options) (*Plan, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	c, err := newClients(&o)
+	if err != nil {
+		return nil, err
+	}
+	return resolve(ctx, &o, c)
+}
+
+func resolve(ctx context.Context, o *Options, c *clients) (*Plan, error) {
+	s, err := spec.Load(o.SpecPath)
+	if err != nil {
+		return nil, err
+	}
+	var locked *spec.Lock
+	if o.Locked {
+		if locked, err = spec.ReadLock(o.LockPath); err != nil {
+			return nil, fmt.Errorf("build --locked: %w (run 'ferry lock -f %s' first)", err, o.SpecPath)
+		}
+	}
+	p := &Plan{Spec: s, Images: map[string][]images.Resolved{}}
+	o.logf("resolving %s %s: k3s %s for %s", s.Metadata.Name, s.Metadata.Version, s.K3s.Version, strings.Join(s.K3s.Arch, ", "))
+	if err := p.fetchReleases(ctx, c, locked); err != nil {
+		return nil, err
+	}
+	if err := p.pullCharts(ctx, o, c); err != nil {
+		return nil, err
+	}
+	if p.Refs, err = imageRefs(p.Charts, s.Images); err != nil {
+		return nil, err
+	}
+	if err := p.resolveImages(ctx, o, c, locked); err != nil {
+		return nil, err
+	}
+	if err := p.fetchFiles(ctx, c); err != nil {
+		return nil, err
+	}
+	if p.Templates, err = templates(s.Templates); err != nil {
+		return nil, err
+	}
+	p.Lock = p.makeLock()
+	if locked != nil {
+		if diff := locked.Diff(p.Lock); len(diff) > 0 {
+			return nil, &LockedError{Path: o.LockPath, Diff: diff}
+		}
+	}
+	p.Fetch = c.fetch.Stats()
+	return p, nil
+}
+
+// LockedError is a --locked build that resolved differently from its lock.
+type LockedError struct {
+	Path string
+	Diff []string
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("build --locked: %d difference(s) from %s: %s; run 'ferry lock' to accept the new versions", len(e.Diff), e.Path, strings.Join(e.Diff, "; "))
+}
+
+func (p *Plan) fetchReleases(ctx context.Context, c *clients, locked *spec.Lock) error {
+	p.Assets = make([]*release.Assets, len(p.Spec.K3s.Arch))
+	errs := make([]error, len(p.Spec.K3s.Arch))
+	var wg sync.WaitGroup
+	for i, arch := range p.Spec.K3s.Arch {
+		src := release.Source{BaseURL: p.Spec.K3s.Source, Version: p.Spec.K3s.Version, Arch: arch}
+		if locked != nil {
+			src.Pinned = map[string]string{}
+			for _, a := range locked.K3s {
+				if a.Arch == arch {
+					src.Pinned[a.Name] = a.SHA256
+				}
+			}
+		}
+		wg.Go(func() {
+			p.Assets[i], errs[i] = release.Fetch(ctx, c.fetch, src)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (p *Plan) pullCharts(ctx context.Context, o *Options, c *clients) error {
+	for i, sc := range p.Spec.Charts {
+		opts := append(slices.Clone(c.charts), charts.WithSpecPath(fmt.Sprintf("charts[%d]", i)))
+		if isLoopbackOCI(sc.Repo) {
+			opts = append(opts, charts.WithPlainHTTP())
+		}
+		a, err := charts.Pull(ctx, charts.Source{Name: sc.Name, Repo: sc.Repo, Version: sc.Version, Keyring: sc.Keyring}, opts...)
+		if err != nil {
+			return err
+		}
+		rendered, err := charts.Render(ctx, a.Path, charts.RenderOptions{
+			ReleaseName: sc.ReleaseName, Namespace: sc.Namespace, KubeVersion: p.Spec.KubeVersion,
+			Values: withPlaceholders(sc.Values, sc.Required),
+		})
+		if err != nil {
+			return err
+		}
+		refs, err := charts.Images(rendered)
+		if err != nil {
+			return fmt.Errorf("chart %s %s: find images: %w", a.Name, a.Version, err)
+		}
+		o.logf("chart %s %s: %d bytes, sha256 %s, %d images", a.Name, a.Version, a.Size, a.SHA256[:12], len(refs))
+		p.Charts = append(p.Charts, PlannedChart{Spec: sc, Archive: a, Images: refs})
+	}
+	return nil
+}
+
+// isLoopbackOCI reports an oci:// chart registry on this machine, which
+// speaks plain HTTP (labs, tests, the demo).
+func isLoopbackOCI(repo string) bool {
+	rest, ok := strings.CutPrefix(repo, "oci://")
+	if !ok {
+		return false
+	}
+	host := strings.SplitN(rest, "/", 2)[0]
+	return strings.HasPrefix(host, "127.") || strings.HasPrefix(host, "localhost:") || host == "localhost"
+}
+
+// imageRefs unions the charts' images and images.extra, removes
+// images.exclude, and returns them normalised and sorted.
+func imageRefs(cs []PlannedChart, im spec.Images) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ref, where string) error {
+		n, err := normalise(ref)
+		if err != nil {
+			return fmt.Errorf("%s: image %q: %w", where, ref, err)
+		}
+		if seen[n] || im.Excludes(ref) || im.Excludes(n) {
+			return nil
+		}
+		seen[n] = true
+		out = append(out, n)
+		return nil
+	}
+	for _, c := range cs {
+		for _, r := range c.Images {
+			if err := add(r, "chart "+c.Archive.Name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i, r := range im.Extra {
+		if err := add(r, fmt.Sprintf("images.extra[%d]", i)); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// normalise spells a reference in full: docker.io/library/nginx:1.27.
+func normalise(ref string) (string, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	repo := r.Context()
+	reg := repo.RegistryStr()
+	if reg == name.DefaultRegistry {
+		reg = "docker.io"
+	}
+	full := reg + "/" + repo.RepositoryStr()
+	switch v := r.(type) {
+	case name.Tag:
+		return full + ":" + v.TagStr(), nil
+	case name.Digest:
+		return full + "@" + v.DigestStr(), nil
+	}
+	return "", fmt.Errorf("not a tag or digest reference")
+}
+
+func (p *Plan) resolveImages(ctx context.Context, o *Options, c *clients, locked *spec.Lock) error {
+	if len(p.Refs) == 0 {
+		return nil
+	}
+	for _, arch := range p.Spec.K3s.Arch {
+		if locked != nil {
+			pinned, ok := pinnedImages(locked, p.Refs, arch)
+			if ok {
+				p.Images[arch] = pinned
+				continue
+			}
+			// Not all pinned: resolve, and let the lock diff name what moved.
+		}
+		rs, err := images.Resolve(ctx, p.Refs, arch, c.images...)
+		if err != nil {
+			return err
+		}
+		o.logf("images for %s: %d resolved", arch, len(rs))
+		p.Images[arch] = rs
+	}
+	return nil
+}
+
+// pinnedImages returns refs pinned to the lock's digests for arch, and
+// false if any ref is not in the lock.
+func pinnedImages(l *spec.Lock, refs []string, arch string) ([]images.Resolved, bool) {
+	out := make([]images.Resolved, 0, len(refs))
+	for _, r := range refs {
+		li, ok := l.Image(r, arch)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, images.Resolved{Ref: r, Arch: arch, Digest: li.Digest})
+	}
+	return out, true
+}
+
+func (p *Plan) fetchFiles(ctx context.Context, c *clients) error {
+	for i, f := range p.Spec.Files {
+		src := f.Source
+		if f.IsLocal() && !strings.HasPrefix(src, "file://") {
+			src = "file://" + src
+		}
+		got, err := c.fetch.Get(ctx, src, fetch.Want{SHA256: f.SHA256})
+		if err != nil {
+			return fmt.Errorf("files[%d]: %w", i, err)
+		}
+		n := f.Name
+		if n == "" {
+			n = src[strings.LastIndex(src, "/")+1:]
+		}
+		p.Files = append(p.Files, PlannedFile{Spec: f, Name: n, File: got})
+	}
+	return nil
+}

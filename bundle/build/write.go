@@ -1,0 +1,222 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/bundle/images"
+)
+
+// Summary describes a finished build.
+type Summary struct {
+	Bundle    string        `json:"bundle"`
+	Size      int64         `json:"size"`
+	SHA256    string        `json:"sha256"`
+	Signed    bool          `json:"signed"`
+	KeyID     string        `json:"keyID,omitempty"`
+	Payload   int64         `json:"payload"`
+	Entries   int           `json:"entries"`
+	Charts    int           `json:"charts"`
+	Images    int           `json:"images"`
+	Arches    []string      `json:"arches"`
+	Duration  time.Duration `json:"durationNs"`
+	Requests  int64         `json:"requests"`
+	Download  int64         `json:"downloadedBytes"`
+	Artifacts []Artifact    `json:"artifacts"`
+}
+
+// Artifact is one entry of the bundle as the summary lists it.
+type Artifact struct {
+	Path string      `json:"path"`
+	Role bundle.Role `json:"role"`
+	Size int64       `json:"size"`
+}
+
+// Build resolves the spec and writes the bundle into o.OutDir.
+func Build(ctx context.Context, o Options) (*Summary, error) {
+	start := time.Now()
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	if o.Signer == nil && !o.InsecureUnsigned {
+		return nil, errors.New("build: no signing key: pass --key ferry.key (make one with 'ferry keygen'), or --insecure-unsigned for an experiment")
+	}
+	if o.OutDir == "" {
+		return nil, errors.New("build: no output directory: pass -o DIR")
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	c, err := newClients(&o)
+	if err != nil {
+		return nil, err
+	}
+	p, err := resolve(ctx, &o, c)
+	if err != nil {
+		return nil, err
+	}
+	created := o.Created
+	if created.IsZero() {
+		if created, err = sourceDateEpoch(); err != nil {
+			return nil, err
+		}
+	}
+	sources, m, err := p.sources(ctx, &o, c, created)
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(o.OutDir, m.Name+"-"+m.Version+".ferry")
+	o.logf("writing %s: %d entries, %d MiB", out, len(sources), m.PayloadSize()>>20)
+	wopts := []bundle.WriteOption{bundle.WithModTime(created), bundle.WithLevel(o.Level)}
+	if o.Signer != nil {
+		wopts = append(wopts, bundle.WithSigner(o.Signer))
+	}
+	res, err := bundle.WriteFile(ctx, out, *m, sources, wopts...)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{
+		Bundle: out, Size: res.Size, SHA256: hex.EncodeToString(res.SHA256), Signed: o.Signer != nil, KeyID: res.Manifest.KeyID,
+		Payload: res.Manifest.PayloadSize(), Entries: len(res.Manifest.Entries), Charts: len(p.Charts), Images: len(res.Manifest.Images),
+		Arches: p.Spec.K3s.Arch, Duration: time.Since(start), Requests: c.net.requests.Load(), Download: c.net.bytes.Load(),
+	}
+	for _, e := range res.Manifest.Entries {
+		sum.Artifacts = append(sum.Artifacts, Artifact{Path: e.Path, Role: e.Role, Size: e.Size})
+	}
+	return sum, nil
+}
+
+// sourceDateEpoch returns SOURCE_DATE_EPOCH, or the Unix epoch.
+func sourceDateEpoch() (time.Time, error) {
+	v := os.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return time.Unix(0, 0).UTC(), nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds: unset it or fix it", v)
+	}
+	return time.Unix(n, 0).UTC(), nil
+}
+
+func fileSource(e bundle.Entry, path string) bundle.Source {
+	return bundle.Source{Entry: e, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+}
+
+// sources turns the plan into bundle entries and the manifest.
+func (p *Plan) sources(ctx context.Context, o *Options, c *clients, created time.Time) ([]bundle.Source, *bundle.Manifest, error) {
+	s := p.Spec
+	m := &bundle.Manifest{
+		Name: s.Metadata.Name, Version: s.Metadata.Version, Created: created, Expires: s.Metadata.Expires,
+		K3sVersion: s.K3s.Version, Arches: s.K3s.Arch, Traefik: s.Traefik.Values,
+	}
+	var srcs []bundle.Source
+	for _, a := range p.Assets {
+		srcs = append(srcs,
+			fileSource(bundle.Entry{Path: "k3s/" + a.Arch + "/k3s", Size: a.Binary.Size, SHA256: a.Binary.SHA256, Role: bundle.RoleK3sBinary, Arch: a.Arch, Mode: 0o755}, a.Binary.Path),
+			fileSource(bundle.Entry{Path: "images/" + a.Arch + "/k3s-airgap-images.tar.zst", Size: a.Airgap.Size, SHA256: a.Airgap.SHA256, Role: bundle.RoleAirgapImages, Arch: a.Arch}, a.Airgap.Path))
+	}
+	for _, pc := range p.Charts {
+		path := "charts/" + pc.Archive.Name + "-" + pc.Archive.Version + ".tgz"
+		srcs = append(srcs, fileSource(bundle.Entry{Path: path, Size: pc.Archive.Size, SHA256: pc.Archive.SHA256, Role: bundle.RoleChart}, pc.Archive.Path))
+		m.Charts = append(m.Charts, bundle.Chart{
+			Name: pc.Archive.Name, Version: pc.Archive.Version, Digest: "sha256:" + pc.Archive.SHA256, Namespace: pc.Spec.Namespace,
+			Path: path, Required: pc.Spec.Required, Values: pc.Spec.Values,
+		})
+	}
+	for _, arch := range s.K3s.Arch {
+		imgs := p.Images[arch]
+		if len(imgs) == 0 {
+			continue
+		}
+		path := "images/" + arch + "/ferry-images.tar"
+		file, sum, size, err := imageArchive(ctx, o, c, arch, imgs)
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, fileSource(bundle.Entry{Path: path, Size: size, SHA256: sum, Role: bundle.RoleImages, Arch: arch}, file))
+		for _, im := range imgs {
+			m.Images = append(m.Images, bundle.Image{Ref: im.Ref, Digest: im.Digest, Arch: arch, Archive: path})
+		}
+	}
+	for _, f := range p.Files {
+		perm, err := f.Spec.Perm()
+		if err != nil {
+			return nil, nil, err
+		}
+		srcs = append(srcs, fileSource(bundle.Entry{Path: "files/" + f.Name, Size: f.File.Size, SHA256: f.File.SHA256, Role: bundle.RoleFile, Mode: uint32(perm), HostPath: f.Spec.HostPath}, f.File.Path))
+	}
+	for _, t := range p.Templates {
+		srcs = append(srcs, fileSource(bundle.Entry{Path: t.Name, Size: t.Size, SHA256: t.SHA256, Role: bundle.RoleTemplate}, t.Path))
+	}
+	sbom, err := p.sbom(created)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum := sha256.Sum256(sbom)
+	srcs = append(srcs, bundle.Source{
+		Entry: bundle.Entry{Path: "sbom.spdx.json", Size: int64(len(sbom)), SHA256: hex.EncodeToString(sum[:]), Role: bundle.RoleSBOM},
+		Open:  func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(sbom))), nil },
+	})
+	return srcs, m, nil
+}
+
+// imageArchive returns arch's image archive from the cache, writing it
+// when absent. The archive is a deterministic function of the pinned
+// images, so it is cached under a key made of them: a rebuild with the same
+// images reuses it without reading a blob.
+func imageArchive(ctx context.Context, o *Options, c *clients, arch string, imgs []images.Resolved) (path, sum string, size int64, err error) {
+	key := sha256.New()
+	fmt.Fprintf(key, "ferry-images v1 %s\n", arch)
+	for _, im := range imgs {
+		fmt.Fprintf(key, "%s@%s\n", im.Ref, im.Digest)
+	}
+	dir := filepath.Join(o.CacheDir, "archives")
+	path = filepath.Join(dir, hex.EncodeToString(key.Sum(nil))+".tar")
+	if b, err := os.ReadFile(path + ".sha256"); err == nil {
+		if st, err := os.Stat(path); err == nil {
+			o.logf("images for %s: archive reused from cache (%d MiB)", arch, st.Size()>>20)
+			return path, strings.TrimSpace(string(b)), st.Size(), nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", "", 0, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", 0, fmt.Errorf("image archive: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".archive-*")
+	if err != nil {
+		return "", "", 0, fmt.Errorf("image archive: %w", err)
+	}
+	defer os.Remove(f.Name())
+	h := sha256.New()
+	res, err := images.WriteArchive(ctx, io.MultiWriter(f, h), imgs, c.images...)
+	if err == nil {
+		err = f.Close()
+	} else {
+		f.Close()
+	}
+	if err != nil {
+		return "", "", 0, fmt.Errorf("image archive for %s: %w", arch, err)
+	}
+	sum = hex.EncodeToString(h.Sum(nil))
+	if err := os.Rename(f.Name(), path); err != nil {
+		return "", "", 0, err
+	}
+	if err := os.WriteFile(path+".sha256", []byte(sum+"\n"), 0o644); err != nil {
+		return "", "", 0, err
+	}
+	o.logf("images for %s: %d images, %d layers (%d shared), %d MiB", arch, len(res.Images), res.Layers, res.SharedLayers, res.Bytes>>20)
+	return path, sum, res.Bytes, nil
+}

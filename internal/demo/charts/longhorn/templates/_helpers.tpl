@@ -1,0 +1,3 @@
+{{- define "longhorn.image" -}}
+{{ .repository }}:{{ .tag }}
+{{- end -}}

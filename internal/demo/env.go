@@ -1,0 +1,243 @@
+package demo
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/repo"
+
+	"github.com/ferry-k3s/ferry/bundle/release/releasetest"
+	"github.com/ferry-k3s/ferry/signing"
+)
+
+//go:embed all:charts
+var chartFS embed.FS
+
+// K3sVersion is the release the demo serves.
+const K3sVersion = "v1.31.4+k3s1"
+
+// Options shape a demo environment.
+type Options struct {
+	// Arches to serve; default [amd64].
+	Arches []string
+	// Sizes of the generated images; default DefaultSizes.
+	Sizes ImageSizes
+	// BinarySize is the stand-in k3s binary's size; default 4 KiB.
+	BinarySize int64
+	// AirgapPadding adds bytes to the airgap tarball (benchmarks).
+	AirgapPadding int64
+	// Password of the generated signing key; default "demo".
+	Password string
+}
+
+// Env is a running demo world.
+type Env struct {
+	Dir      string // spec, keys and the release tree live here
+	SpecPath string
+	KeyPath  string
+	PubPath  string
+	Password string
+	// Registry is host:port of the image registry.
+	Registry string
+	// ChartRepo and ReleaseURL are the chart repository and release base.
+	ChartRepo, ReleaseURL string
+
+	servers  []*httptest.Server
+	requests atomic.Int64
+}
+
+// Requests counts every request any demo server answered.
+func (e *Env) Requests() int64 { return e.requests.Load() }
+
+// Close stops the servers. The directory is the caller's.
+func (e *Env) Close() {
+	for _, s := range e.servers {
+		s.Close()
+	}
+}
+
+func (e *Env) serve(h http.Handler) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.requests.Add(1)
+		h.ServeHTTP(w, r)
+	}))
+	e.servers = append(e.servers, s)
+	return s
+}
+
+// Start creates dir's contents and starts the servers on 127.0.0.1.
+func Start(ctx context.Context, dir string, o Options) (_ *Env, err error) {
+	if len(o.Arches) == 0 {
+		o.Arches = []string{"amd64"}
+	}
+	if o.Sizes == (ImageSizes{}) {
+		o.Sizes = DefaultSizes
+	}
+	if o.Password == "" {
+		o.Password = "demo"
+	}
+	e := &Env{Dir: dir, Password: o.Password}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	reg := e.serve(registry.New(registry.Logger(discardLogger())))
+	u, _ := url.Parse(reg.URL)
+	e.Registry = u.Host
+	if err := e.pushImages(ctx, o); err != nil {
+		return nil, err
+	}
+	rel := filepath.Join(dir, "release")
+	if _, err := releasetest.Write(rel, K3sVersion, o.Arches, releasetest.Options{BinarySize: o.BinarySize, AirgapPadding: o.AirgapPadding}); err != nil {
+		return nil, fmt.Errorf("demo release: %w", err)
+	}
+	e.ReleaseURL = e.serve(releasetest.Handler(rel)).URL
+	charts := filepath.Join(dir, "chart-repo")
+	if err := writeChartRepo(charts); err != nil {
+		return nil, err
+	}
+	crs := e.serve(http.FileServer(http.Dir(charts)))
+	e.ChartRepo = crs.URL
+	if err := indexCharts(charts, crs.URL); err != nil {
+		return nil, err
+	}
+	e.KeyPath, e.PubPath = filepath.Join(dir, "ferry.key"), filepath.Join(dir, "ferry.pub")
+	if _, _, err := signing.WriteKeyPair(filepath.Join(dir, "ferry"), signing.StaticPass([]byte(o.Password))); err != nil {
+		return nil, err
+	}
+	e.SpecPath = filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(e.SpecPath, []byte(e.spec(o.Arches)), 0o644); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Env) pushImages(ctx context.Context, o Options) error {
+	bases := map[string]v1.Layer{}
+	for i, arch := range o.Arches {
+		l, err := layer(uint64(100+i), "usr/lib/base-"+arch, o.Sizes.BaseFiles, o.Sizes.FileSize)
+		if err != nil {
+			return err
+		}
+		bases[arch] = l
+	}
+	for _, r := range Repos {
+		idx, err := index(r, o.Arches, o.Sizes, bases)
+		if err != nil {
+			return fmt.Errorf("demo image %s: %w", r, err)
+		}
+		ref, err := name.ParseReference(e.Registry + "/" + r)
+		if err != nil {
+			return err
+		}
+		if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx)); err != nil {
+			return fmt.Errorf("push demo image %s: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+// writeChartRepo packages the embedded demo charts into dir.
+func writeChartRepo(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	src, err := os.MkdirTemp("", "ferry-demo-charts-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(src)
+	if err := os.CopyFS(src, chartFS); err != nil {
+		return err
+	}
+	entries, err := fs.ReadDir(chartFS, "charts")
+	if err != nil {
+		return err
+	}
+	for _, d := range entries {
+		ch, err := loader.LoadDir(filepath.Join(src, "charts", d.Name()))
+		if err != nil {
+			return fmt.Errorf("demo chart %s: %w", d.Name(), err)
+		}
+		if _, err := chartutil.Save(ch, dir); err != nil {
+			return fmt.Errorf("package demo chart %s: %w", d.Name(), err)
+		}
+	}
+	return nil
+}
+
+func indexCharts(dir, baseURL string) error {
+	idx, err := repo.IndexDirectory(dir, baseURL)
+	if err != nil {
+		return fmt.Errorf("index demo charts: %w", err)
+	}
+	idx.SortEntries()
+	return idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644)
+}
+
+// spec is the demo ferry.yaml: both charts, their images redirected to
+// the demo registry, an extra image, Traefik values.
+func (e *Env) spec(arches []string) string {
+	r := e.Registry
+	img := func(repo string) string { return r + "/" + repo }
+	return strings.TrimLeft(fmt.Sprintf(`
+apiVersion: ferry.k3s.io/v1
+kind: Bundle
+metadata:
+  name: demo-edge
+  version: 1.0.0
+k3s:
+  version: %s
+  arch: [%s]
+  source: %s
+charts:
+  - name: longhorn
+    repo: %s
+    version: 1.7.2
+    namespace: longhorn-system
+    values:
+      defaultSettings: {defaultReplicaCount: 2}
+      image:
+        longhorn:
+          manager: {repository: %s}
+          engine: {repository: %s}
+          instanceManager: {repository: %s}
+          shareManager: {repository: %s}
+          supportBundleKit: {repository: %s}
+        csi:
+          attacher: {repository: %s}
+        tools: {repository: %s}
+  - name: nfs-subdir-external-provisioner
+    repo: %s
+    version: 4.0.18
+    namespace: nfs-provisioner
+    values:
+      image: {repository: %s}
+    required: [nfs.server, nfs.path]
+traefik:
+  values:
+    service:
+      spec: {externalTrafficPolicy: Local}
+images:
+  extra: [%s]
+`, K3sVersion, strings.Join(arches, ", "), e.ReleaseURL, e.ChartRepo,
+		img("longhornio/longhorn-manager"), img("longhornio/longhorn-engine"), img("longhornio/longhorn-instance-manager"),
+		img("longhornio/longhorn-share-manager"), img("longhornio/support-bundle-kit"), img("longhornio/csi-attacher"),
+		img("library/busybox"), e.ChartRepo, img("sig-storage/nfs-subdirectory-external-provisioner"), img("library/nginx:1.27")), "\n")
+}
