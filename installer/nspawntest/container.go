@@ -286,3 +286,25 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// AddDefaultRoute gives the container's private network a default route,
+// which k3s needs to pick a node IP (and preflight checks for): a veth pair
+// with both ends inside the container, 203.0.113.254/31 (TEST-NET-3) on
+// one end and the route via .255. It runs the host's ip(8) in the
+// container's network namespace, since the minimal image has no iproute2;
+// a veth pair is used because not every kernel has the dummy driver.
+func (c *Container) AddDefaultRoute(ctx context.Context) error {
+	for _, args := range [][]string{
+		{"link", "add", "ferry0", "type", "veth", "peer", "name", "ferry1"},
+		{"addr", "add", "203.0.113.254/31", "dev", "ferry0"},
+		{"link", "set", "ferry0", "up"},
+		{"link", "set", "ferry1", "up"},
+		{"route", "add", "default", "via", "203.0.113.255", "dev", "ferry0", "metric", "1000"},
+	} {
+		full := append([]string{"-t", strconv.Itoa(c.pid), "-n", "ip"}, args...)
+		if out, err := exec.CommandContext(ctx, "nsenter", full...).CombinedOutput(); err != nil {
+			return fmt.Errorf("add a default route: ip %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
