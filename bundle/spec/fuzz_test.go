@@ -32,7 +32,7 @@ func FuzzParse(f *testing.F) {
 			if s != nil {
 				t.Fatal("spec and error both returned")
 			}
-			lines := strings.Count(string(data), "\n") + 1
+			lines := countLines(data)
 			for _, fe := range fieldErrors(err) {
 				if fe.File != "f.yaml" || fe.Line < 1 || fe.Line > lines+1 {
 					t.Fatalf("bad position in %q (input has %d lines)", fe.Error(), lines)
@@ -77,4 +77,12 @@ func fieldErrors(err error) []*FieldError {
 		return []*FieldError{fe}
 	}
 	return []*FieldError{{Msg: err.Error()}}
+}
+
+// countLines counts lines the way the YAML parser does: CR, LF, CRLF, NEL,
+// LS and PS all end a line.
+func countLines(data []byte) int {
+	s := strings.ReplaceAll(string(data), "\r\n", "\n")
+	return 1 + strings.Count(s, "\n") + strings.Count(s, "\r") +
+		strings.Count(s, "\u0085") + strings.Count(s, "\u2028") + strings.Count(s, "\u2029")
 }

@@ -2,8 +2,10 @@ package spec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -61,6 +63,9 @@ func Load(path string) (*Spec, error) {
 		return nil, fmt.Errorf("load spec %s: %w", path, err)
 	}
 	f, err := os.Open(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("load spec: %w: pass the path of your ferry.yaml with -f (`ferry schema` prints its format)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load spec: %w", err)
 	}

@@ -117,7 +117,7 @@ type Images struct {
 }
 
 // Excludes reports whether ref equals an exclude entry or matches one as a
-// path.Match pattern. Callers pass the reference in the form they compare
+// path.Match pattern (where * does not cross a '/'). Callers pass the reference in the form they compare
 // (as written, or normalised to the full docker.io/library/... form); both
 // forms may be tried.
 func (im Images) Excludes(ref string) bool {

@@ -2,11 +2,15 @@ package spec
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestLoadGoodSpecs(t *testing.T) {
@@ -106,7 +110,19 @@ func TestParsedSpecStillValid(t *testing.T) {
 			}
 			again.Dir = s.Dir
 			if !reflect.DeepEqual(normalise(t, again), normalise(t, s)) {
-				t.Errorf("round trip changed the spec:\n%+v\n%+v", again, s)
+				t.Errorf("JSON round trip changed the spec:\n%+v\n%+v", again, s)
+			}
+			y, err := yaml.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err = Parse("roundtrip.yaml", y)
+			if err != nil {
+				t.Fatalf("re-parse YAML: %v\n%s", err, y)
+			}
+			again.Dir = s.Dir
+			if !reflect.DeepEqual(normalise(t, again), normalise(t, s)) {
+				t.Errorf("YAML round trip changed the spec:\n%+v\n%+v", again, s)
 			}
 		})
 	}
@@ -170,5 +186,12 @@ func TestParseKeepsPathsAndResolvesInLoad(t *testing.T) {
 	}
 	if s.Charts[1].Repo != "oci://registry.example/charts" {
 		t.Errorf("Load changed a URL: %q", s.Charts[1].Repo)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "ferry.yaml"))
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "ferry.yaml") {
+		t.Errorf("error = %v, want one naming the file and matching fs.ErrNotExist", err)
 	}
 }
