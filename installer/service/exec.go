@@ -267,7 +267,9 @@ func (e *Exec) IsActive(ctx context.Context, unit string) (bool, error) {
 		case <-p.done:
 			return false, nil
 		default:
-			return true, nil
+			// Another Exec may have stopped it: the process is then a
+			// zombie (or gone) before our Wait returns.
+			return e.alive(unit, p.pid), nil
 		}
 	}
 	pid := e.recordedPid(unit)
