@@ -121,7 +121,9 @@ func TestSystemdAndOpenRCCommands(t *testing.T) {
 		{name: "systemd inactive", m: func(r Runner) Manager { return &Systemd{Root: "/", Runner: r} },
 			want: []string{"systemctl is-active k3s.service", "systemctl is-enabled k3s.service"}},
 		{name: "systemd offline root", m: func(r Runner) Manager { return &Systemd{Root: "/mnt/img", Runner: r} },
-			run:     func(m Manager) error { return errors.Join(m.DaemonReload(ctx), m.Enable(ctx, "k3s"), m.Stop(ctx, "k3s")) },
+			run: func(m Manager) error {
+				return errors.Join(m.DaemonReload(ctx), m.Enable(ctx, "k3s"), m.Stop(ctx, "k3s"))
+			},
 			answers: map[string]string{"systemctl --root=/mnt/img enable k3s.service": "", "systemctl --root=/mnt/img is-enabled k3s.service": "enabled\n"},
 			want:    []string{"systemctl --root=/mnt/img enable k3s.service", "systemctl --root=/mnt/img is-enabled k3s.service"}, enabled: true},
 		{name: "openrc", m: func(r Runner) Manager { return &OpenRC{Runner: r} }, run: all,
