@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDetect(t *testing.T) {
@@ -213,5 +214,22 @@ func TestLocalRunnerExitError(t *testing.T) {
 	}
 	if _, err := (LocalRunner{}).Run(context.Background(), "/nonexistent/systemctl"); err == nil || errors.As(err, &ee) {
 		t.Fatalf("Run of a missing program = %v, want a non-exit error", err)
+	}
+}
+
+// TestWaitReadyJournal checks that a timeout under systemd carries the
+// journal's last lines.
+func TestWaitReadyJournal(t *testing.T) {
+	r := &recorder{answers: map[string]string{"journalctl -u k3s -n 20 --no-pager": "line one\nline two: failed to find a node IP\n"}}
+	err := WaitReady(context.Background(), WaitOptions{Manager: &Systemd{Runner: r}, Runner: r, Timeout: 300 * time.Millisecond, Poll: 50 * time.Millisecond, NodeName: "n1"})
+	var we *WaitError
+	if !errors.As(err, &we) {
+		t.Fatalf("WaitReady = %v, want *WaitError", err)
+	}
+	if we.LogSource != "journalctl -u k3s" || len(we.Log) != 2 || !strings.Contains(err.Error(), "failed to find a node IP") {
+		t.Errorf("log %q from %q; error:\n%v", we.Log, we.LogSource, err)
+	}
+	if !slices.Contains(r.calls, "/usr/local/bin/k3s kubectl get nodes -o json") {
+		t.Errorf("bundled kubectl not queried: %q", r.calls)
 	}
 }
