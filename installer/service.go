@@ -74,11 +74,11 @@ func (s *startPhase) Run(ctx context.Context) error {
 }
 
 func (s *startPhase) DryRun(ctx context.Context, w io.Writer) error {
-	if s.p.opts.Init == InitOpenRC {
-		fmt.Fprintf(w, "run rc-update add %s default\nrun rc-service %s start\n", s.name(), s.name())
-	} else {
-		fmt.Fprintf(w, "run systemctl daemon-reload\nrun systemctl enable %s\nrun systemctl start %s\n", s.name(), s.name())
+	mgr := s.p.opts.Init
+	if n, ok := s.p.opts.Service.(interface{ Name() string }); ok {
+		mgr = n.Name()
 	}
+	fmt.Fprintf(w, "%s: daemon-reload\n%s: enable %s\n%s: start %s\n", mgr, mgr, s.name(), mgr, s.name())
 	_, err := fmt.Fprintf(w, "run %s kubectl get nodes (wait up to %s for Ready and kube-system pods)\n", K3sBinary, s.p.opts.Timeout)
 	return err
 }

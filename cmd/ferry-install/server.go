@@ -114,7 +114,7 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 	iopts := installer.Options{
 		Host: host, Bundle: bufio.NewReaderSize(rc, 1<<20), ReadOptions: ropts,
 		Node: node, SiteValues: site, Timeout: f.Timeout,
-		DryRun: opts.DryRun, DryRunOutput: cmd.OutOrStdout(), Log: stderr,
+		DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: stderr,
 		Preflight: preflightFunc(opts, f, role, stderr),
 	}
 	if !f.NoStart {
@@ -123,6 +123,9 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 			return err
 		}
 		iopts.Service = svc
+		if svc.Name() == installer.InitOpenRC {
+			iopts.Init = installer.InitOpenRC
+		}
 	}
 	res, err := installer.Install(ctx, iopts)
 	if err != nil {
@@ -204,6 +207,14 @@ func printInstall(w io.Writer, opts *globalOptions, res *installer.Result, host 
 		fmt.Fprintf(w, "\nadd an agent:\n  %s\n", agent)
 	}
 	return nil
+}
+
+// dryRunOutput is stdout, or stderr when stdout carries --json.
+func dryRunOutput(cmd *cobra.Command, opts *globalOptions) io.Writer {
+	if opts.JSON {
+		return cmd.ErrOrStderr()
+	}
+	return cmd.OutOrStdout()
 }
 
 func serviceName(role string) string {

@@ -23,7 +23,7 @@ func newUninstallCmd(opts *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			uo := installer.UninstallOptions{Host: host, DryRun: opts.DryRun, DryRunOutput: cmd.OutOrStdout(), Log: cmd.ErrOrStderr()}
+			uo := installer.UninstallOptions{Host: host, DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: cmd.ErrOrStderr()}
 			if m, err := service.Detect(opts.Root); err == nil {
 				uo.Service = &installer.ManagedService{Manager: m, Root: opts.Root}
 			}
