@@ -41,7 +41,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./bundle/...
 
 demo:
-	$(GO) run ./cmd/ferry demo
+	$(GO) run ./cmd/ferry-demo
 
 clean:
 	rm -rf $(BIN)

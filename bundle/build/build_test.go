@@ -195,3 +195,35 @@ func TestBuildCancelled(t *testing.T) {
 		t.Errorf("cancelled build left %v", left)
 	}
 }
+
+// TestBuildDockerRegistry builds from a real registry, Debian's
+// docker-registry on loopback, started by .ci/run (FERRY_TEST_REGISTRY).
+func TestBuildDockerRegistry(t *testing.T) {
+	reg := os.Getenv("FERRY_TEST_REGISTRY")
+	if reg == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("FERRY_TEST_REGISTRY is not set: .ci/run starts docker-registry on loopback and sets it")
+		}
+		t.Skip("FERRY_TEST_REGISTRY not set (run docker-registry on 127.0.0.1 and point it there)")
+	}
+	env, err := demo.Start(context.Background(), t.TempDir(), demo.Options{Arches: []string{"amd64", "arm64"}, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	s, err := signing.LoadSigner(env.KeyPath, signing.StaticPass([]byte(env.Password)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := signing.LoadVerifier(env.PubPath)
+	sum, err := build.Build(context.Background(), opts(env, s, t.TempDir(), t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Images != 2*len(demo.Repos) {
+		t.Errorf("carried %d images from docker-registry, want %d", sum.Images, 2*len(demo.Repos))
+	}
+	if _, err := bundle.VerifyFile(context.Background(), sum.Bundle, v, bundle.WithVerifier(v)); err != nil {
+		t.Fatal(err)
+	}
+}

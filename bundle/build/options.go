@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/ferry-k3s/ferry/bundle"
 	"github.com/ferry-k3s/ferry/bundle/fetch"
 	"github.com/ferry-k3s/ferry/signing"
 )
@@ -42,6 +43,9 @@ type Options struct {
 	Created time.Time
 	// Log receives one line per step (nil: silent).
 	Log io.Writer
+	// Progress receives events while the bundle is written (never
+	// blocking; nil: none).
+	Progress chan<- bundle.Progress
 	// Transport is used for HTTP downloads and registries; nil for the
 	// default (tests point it at loopback servers).
 	Transport http.RoundTripper

@@ -82,6 +82,9 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	if o.Signer != nil {
 		wopts = append(wopts, bundle.WithSigner(o.Signer))
 	}
+	if o.Progress != nil {
+		wopts = append(wopts, bundle.WithWriteProgress(o.Progress))
+	}
 	res, err := bundle.WriteFile(ctx, out, *m, sources, wopts...)
 	if err != nil {
 		return nil, err

@@ -43,6 +43,8 @@ func newRootCmd() *cobra.Command {
 		c.Args = cobra.ExactArgs(1)
 	}
 	root.AddCommand(
+		newBuildCmd(opts),
+		newLockCmd(opts),
 		newKeygenCmd(),
 		newSignCmd(),
 		verify,

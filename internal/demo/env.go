@@ -43,6 +43,10 @@ type Options struct {
 	AirgapPadding int64
 	// Password of the generated signing key; default "demo".
 	Password string
+	// Registry, when set (host:port on loopback), receives the images
+	// instead of an in-process registry: CI points it at Debian's
+	// docker-registry.
+	Registry string
 }
 
 // Env is a running demo world.
@@ -97,9 +101,11 @@ func Start(ctx context.Context, dir string, o Options) (_ *Env, err error) {
 			e.Close()
 		}
 	}()
-	reg := e.serve(registry.New(registry.Logger(discardLogger())))
-	u, _ := url.Parse(reg.URL)
-	e.Registry = u.Host
+	if e.Registry = o.Registry; e.Registry == "" {
+		reg := e.serve(registry.New(registry.Logger(discardLogger())))
+		u, _ := url.Parse(reg.URL)
+		e.Registry = u.Host
+	}
 	if err := e.pushImages(ctx, o); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/bundle/build"
+	"github.com/ferry-k3s/ferry/signing"
+)
+
+// buildFlags are the flags of ferry build and ferry lock.
+type buildFlags struct {
+	spec, out, key, cacheDir, level string
+	locked, dryRun, unsigned        bool
+	jobs                            int
+}
+
+func (f *buildFlags) options(cmd *cobra.Command, g *globalOptions) (build.Options, error) {
+	o := build.Options{SpecPath: f.spec, OutDir: f.out, Locked: f.locked, CacheDir: f.cacheDir, Jobs: f.jobs, InsecureUnsigned: f.unsigned}
+	if !g.Quiet && !g.JSON {
+		o.Log = cmd.ErrOrStderr()
+	}
+	switch strings.ToLower(f.level) {
+	case "", "default":
+	case "fastest":
+		o.Level = zstd.SpeedFastest
+	case "better":
+		o.Level = zstd.SpeedBetterCompression
+	case "best":
+		o.Level = zstd.SpeedBestCompression
+	default:
+		return o, fmt.Errorf("--level %q: use fastest, default, better or best", f.level)
+	}
+	if f.key != "" {
+		s, err := signing.LoadSigner(f.key, password)
+		if err != nil {
+			return o, err
+		}
+		o.Signer = s
+	}
+	return o, nil
+}
+
+func newBuildCmd(g *globalOptions) *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build -f ferry.yaml -o DIR --key ferry.key",
+		Short: "Fetch everything the spec names and write one signed bundle",
+		Long: "build validates the spec, fetches the k3s release assets for each arch (checked against the release's\n" +
+			"sha256sum file), pulls the charts, renders them to find every image they run, pulls those images, and\n" +
+			"writes DIR/NAME-VERSION.ferry with its detached .sig and .sha256. Downloads are cached by digest.",
+		Example: "  ferry build -f ferry.yaml -o out --key ferry.key\n  ferry build -f ferry.yaml --dry-run",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			if f.dryRun {
+				p, err := build.Resolve(cmd.Context(), o)
+				if err != nil {
+					return err
+				}
+				return printPlan(cmd.OutOrStdout(), p, g.JSON)
+			}
+			if o.Signer == nil && !f.unsigned {
+				return errors.New("no signing key: pass --key ferry.key (make one with 'ferry keygen'), or --insecure-unsigned for an experiment")
+			}
+			if f.unsigned {
+				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: --insecure-unsigned: hosts will refuse this bundle unless they pass --insecure-skip-signature")
+			}
+			if !g.Quiet && !g.JSON && isTerminal(os.Stderr) {
+				ch := make(chan bundle.Progress, 64)
+				o.Progress = ch
+				stop := drawProgress(ch)
+				defer stop()
+			}
+			sum, err := build.Build(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			return printSummary(cmd.OutOrStdout(), sum, g.JSON)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.spec, "file", "f", "ferry.yaml", "bundle spec")
+	fl.StringVarP(&f.out, "output", "o", "out", "directory for the bundle, its .sig and .sha256")
+	fl.StringVar(&f.key, "key", "", "signing key: ferry.key or a cosign key (password from FERRY_PASSWORD)")
+	fl.BoolVar(&f.locked, "locked", false, "use ferry.lock.json's digests; fail if anything resolves differently")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ferry)")
+	fl.IntVar(&f.jobs, "jobs", 0, "parallel downloads (default min(8, 4 x CPUs))")
+	fl.StringVar(&f.level, "level", "default", "zstd level: fastest, default, better, best")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "resolve everything and print the plan (images found in the charts); write no bundle")
+	fl.BoolVar(&f.unsigned, "insecure-unsigned", false, "write an unsigned bundle (experiments only)")
+	return cmd
+}
+
+func newLockCmd(g *globalOptions) *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "lock -f ferry.yaml",
+		Short: "Resolve the spec and pin every artifact by digest in ferry.lock.json",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := f.options(cmd, g)
+			if err != nil {
+				return err
+			}
+			p, err := build.WriteLock(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "locked %d k3s assets, %d charts, %d images, %d files\n", len(p.Lock.K3s), len(p.Lock.Charts), len(p.Lock.Images), len(p.Lock.Files))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&f.spec, "file", "f", "ferry.yaml", "bundle spec; the lock is written beside it")
+	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ferry)")
+	cmd.Flags().IntVar(&f.jobs, "jobs", 0, "parallel downloads (default min(8, 4 x CPUs))")
+	return cmd
+}
+
+func printPlan(w io.Writer, p *build.Plan, asJSON bool) error {
+	if asJSON {
+		return bundle.WriteJSON(w, map[string]any{"images": p.Refs, "lock": p.Lock})
+	}
+	fmt.Fprintf(w, "k3s %s for %s\n", p.Spec.K3s.Version, strings.Join(p.Spec.K3s.Arch, ", "))
+	for _, c := range p.Charts {
+		fmt.Fprintf(w, "chart %s %s (sha256 %s)\n", c.Archive.Name, c.Archive.Version, c.Archive.SHA256)
+	}
+	fmt.Fprintf(w, "images (%d):\n", len(p.Refs))
+	for _, r := range p.Refs {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
+	return nil
+}
+
+func printSummary(w io.Writer, s *build.Summary, asJSON bool) error {
+	if asJSON {
+		return bundle.WriteJSON(w, s)
+	}
+	fmt.Fprintf(w, "wrote %s\n", s.Bundle)
+	for _, a := range s.Artifacts {
+		fmt.Fprintf(w, "  %-48s %-14s %10s\n", a.Path, a.Role, size(a.Size))
+	}
+	signed := "UNSIGNED"
+	if s.Signed {
+		signed = "signed by " + s.KeyID
+	}
+	fmt.Fprintf(w, "%d entries, %s payload, %s bundle, %d images, %d charts; %s\n", s.Entries, size(s.Payload), size(s.Size), s.Images, s.Charts, signed)
+	fmt.Fprintf(w, "downloaded %s in %d requests; took %s\nsha256 %s\n", size(s.Download), s.Requests, s.Duration.Round(time.Millisecond), s.SHA256)
+	return nil
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// drawProgress draws a bar for the bundle write on stderr until stop.
+func drawProgress(ch <-chan bundle.Progress) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		var bar *progressbar.ProgressBar
+		for {
+			select {
+			case p := <-ch:
+				if bar == nil {
+					bar = progressbar.DefaultBytes(p.Total, "writing bundle")
+				}
+				bar.Set64(p.Done)
+			case <-done:
+				if bar != nil {
+					bar.Finish()
+				}
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// isTerminal reports whether progress may be drawn on w.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+}
