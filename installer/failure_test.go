@@ -290,3 +290,26 @@ func TestUninstallLeavesForeignFiles(t *testing.T) {
 		t.Fatalf("second uninstall: %v, want ErrNotInstalled", err)
 	}
 }
+
+// smallDisk is a LocalHost whose filesystem has only free bytes left.
+type smallDisk struct {
+	*LocalHost
+	free int64
+}
+
+func (h *smallDisk) FreeSpace(context.Context, string) (int64, error) { return h.free, nil }
+
+func TestNotEnoughSpaceChangesNothing(t *testing.T) {
+	bp := writeBundle(t, bundleOptions{})
+	root := t.TempDir()
+	seedForeign(t, root)
+	before := snapshot(t, root)
+	lh, _ := NewLocalHost(root)
+	_, err := installInto(t, root, bp, withHost(&smallDisk{LocalHost: lh, free: 4096}))
+	if err == nil || !strings.Contains(err.Error(), "not enough free space") || !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("error %v, want a rolled back free-space error", err)
+	}
+	if d := diffSnapshots(before, snapshot(t, root)); d != "" {
+		t.Fatalf("root changed:\n%s", d)
+	}
+}
