@@ -109,8 +109,10 @@ func (e *standinEnv) path(p string) string {
 	return filepath.Join(e.root, p)
 }
 
-func (e *standinEnv) readyFile() string    { return e.path(filepath.Join(e.dataDir, "standin", "ready")) }
-func (e *standinEnv) failReadyFile() string { return e.path(filepath.Join(e.dataDir, "standin", "fail-ready")) }
+func (e *standinEnv) readyFile() string { return e.path(filepath.Join(e.dataDir, "standin", "ready")) }
+func (e *standinEnv) failReadyFile() string {
+	return e.path(filepath.Join(e.dataDir, "standin", "fail-ready"))
+}
 
 func loadEnv() *standinEnv {
 	e := &standinEnv{root: os.Getenv("K3S_STANDIN_ROOT"), fail: os.Getenv("K3S_STANDIN_FAIL")}
