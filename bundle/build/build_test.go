@@ -45,9 +45,21 @@ func TestBuildDemo(t *testing.T) {
 	cache, out := t.TempDir(), t.TempDir()
 	ctx := context.Background()
 
-	sum, err := build.Build(ctx, opts(env, s, cache, out))
+	events := make(chan build.Event, 1<<16)
+	o := opts(env, s, cache, out)
+	o.Progress = events
+	sum, err := build.Build(ctx, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	stages := map[build.Stage]bool{}
+	for len(events) > 0 {
+		stages[(<-events).Stage] = true
+	}
+	for _, st := range []build.Stage{build.StageDownload, build.StageImages, build.StageWrite} {
+		if !stages[st] {
+			t.Errorf("no progress event for stage %s", st)
+		}
 	}
 	rep, err := bundle.VerifyFile(ctx, sum.Bundle, v, bundle.WithVerifier(v))
 	if err != nil {

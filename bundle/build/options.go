@@ -10,7 +10,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/ferry-k3s/ferry/bundle"
 	"github.com/ferry-k3s/ferry/bundle/fetch"
 	"github.com/ferry-k3s/ferry/signing"
 )
@@ -43,9 +42,9 @@ type Options struct {
 	Created time.Time
 	// Log receives one line per step (nil: silent).
 	Log io.Writer
-	// Progress receives events while the bundle is written (never
-	// blocking; nil: none).
-	Progress chan<- bundle.Progress
+	// Progress receives events about downloads, image pulls and the bundle
+	// write (never blocking: events are dropped when it is full; nil: none).
+	Progress chan<- Event
 	// Transport is used for HTTP downloads and registries; nil for the
 	// default (tests point it at loopback servers).
 	Transport http.RoundTripper

@@ -62,13 +62,14 @@ type PlannedTemplate struct {
 
 // clients are the fetchers of one build, sharing the cache and transport.
 type clients struct {
+	prog   *progress
 	net    *countingTransport
 	fetch  *fetch.Client
 	charts []charts.Option
 	images []images.Option
 }
 
-func newClients(o *Options) (*clients, error) {
+func newClients(o *Options, prog *progress) (*clients, error) {
 	fopts := []fetch.Option{fetch.WithCacheDir(o.CacheDir)}
 	copts := []charts.Option{charts.WithCacheDir(o.CacheDir + "/charts")}
 	iopts := []images.Option{images.WithCacheDir(o.CacheDir + "/images"), images.WithJobs(o.Jobs)}
@@ -89,6 +90,10 @@ func newClients(o *Options) (*clients, error) {
 		fopts = append(fopts, fetch.WithBackoff(o.RetryDelay, 4*o.RetryDelay))
 		iopts = append(iopts, images.WithRetryDelay(o.RetryDelay))
 	}
+	if prog != nil {
+		fopts = append(fopts, fetch.WithProgress(prog.fetch))
+		iopts = append(iopts, images.WithProgress(prog.images))
+	}
 	if len(o.RemoteOptions) > 0 {
 		iopts = append(iopts, images.WithRemoteOptions(o.RemoteOptions...))
 	}
@@ -96,7 +101,7 @@ func newClients(o *Options) (*clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &clients{net: ct, fetch: fc, charts: copts, images: iopts}, nil
+	return &clients{prog: prog, net: ct, fetch: fc, charts: copts, images: iopts}, nil
 }
 
 // Resolve loads the spec and resolves it to a Plan: every artifact is
@@ -106,7 +111,9 @@ func Resolve(ctx context.Context, o Options) (*Plan, error) {
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	c, err := newClients(&o)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c, err := newClients(&o, startProgress(ctx, o.Progress))
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,9 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	c, err := newClients(&o)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c, err := newClients(&o, startProgress(ctx, o.Progress))
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +84,8 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	if o.Signer != nil {
 		wopts = append(wopts, bundle.WithSigner(o.Signer))
 	}
-	if o.Progress != nil {
-		wopts = append(wopts, bundle.WithWriteProgress(o.Progress))
+	if c.prog != nil {
+		wopts = append(wopts, bundle.WithWriteProgress(c.prog.write))
 	}
 	res, err := bundle.WriteFile(ctx, out, *m, sources, wopts...)
 	if err != nil {

@@ -80,7 +80,7 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: --insecure-unsigned: hosts will refuse this bundle unless they pass --insecure-skip-signature")
 			}
 			if !g.Quiet && !g.JSON && isTerminal(os.Stderr) {
-				ch := make(chan bundle.Progress, 64)
+				ch := make(chan build.Event, 64)
 				o.Progress = ch
 				stop := drawProgress(ch)
 				defer stop()
@@ -174,18 +174,35 @@ func size(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// drawProgress draws a bar for the bundle write on stderr until stop.
-func drawProgress(ch <-chan bundle.Progress) (stop func()) {
+// drawProgress draws one bar on stderr for the current download, the image
+// pull, and the bundle write, until stop.
+func drawProgress(ch <-chan build.Event) (stop func()) {
 	done := make(chan struct{})
 	go func() {
-		var bar *progressbar.ProgressBar
+		var (
+			bar  *progressbar.ProgressBar
+			last string
+		)
 		for {
 			select {
-			case p := <-ch:
-				if bar == nil {
-					bar = progressbar.DefaultBytes(p.Total, "writing bundle")
+			case e := <-ch:
+				key := string(e.Stage)
+				if e.Stage == build.StageDownload {
+					key += e.Name
 				}
-				bar.Set64(p.Done)
+				if bar == nil || key != last {
+					if bar != nil {
+						bar.Finish()
+						fmt.Fprintln(os.Stderr)
+					}
+					total := e.Total
+					if total <= 0 {
+						total = -1
+					}
+					bar = progressbar.DefaultBytes(total, describe(e))
+					last = key
+				}
+				bar.Set64(e.Done)
 			case <-done:
 				if bar != nil {
 					bar.Finish()
@@ -195,6 +212,16 @@ func drawProgress(ch <-chan bundle.Progress) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+func describe(e build.Event) string {
+	switch e.Stage {
+	case build.StageDownload:
+		return "download " + e.Name[strings.LastIndex(e.Name, "/")+1:]
+	case build.StageImages:
+		return "pull images"
+	}
+	return "write bundle"
 }
 
 // isTerminal reports whether progress may be drawn on w.
