@@ -104,4 +104,27 @@ func TestPullOCI(t *testing.T) {
 			t.Errorf("err = %v; want ErrProvenance about the missing layer", err)
 		}
 	})
+
+	t.Run("signed chart with provenance layer", func(t *testing.T) {
+		public, secret := testKeyring(t)
+		tgz := packageFixture(t, "nfs-shaped", t.TempDir())
+		signChart(t, secret, tgz)
+		data, err := os.ReadFile(tgz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prov, err := os.ReadFile(tgz + ".prov")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pushChart(t, host+"/charts/nfs-shaped:4.0.18", data, prov)
+		a, err := Pull(context.Background(), Source{Name: "nfs-shaped", Repo: "oci://" + host + "/charts", Version: "4.0.18", Keyring: public},
+			WithCacheDir(t.TempDir()), WithPlainHTTP(), WithRetries(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.SHA256 != digest(data) {
+			t.Errorf("sha256 = %s; want %s", a.SHA256, digest(data))
+		}
+	})
 }
