@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestPullRepo(t *testing.T) {
@@ -64,9 +68,10 @@ func TestPullRepo(t *testing.T) {
 		}
 	})
 
-	t.Run("private helm config", func(t *testing.T) {
-		if _, err := os.Stat(filepath.Join(cacheDir, "helm", "repository")); err != nil {
-			t.Errorf("repository index cache not inside the cache dir: %v", err)
+	t.Run("index cache is removed", func(t *testing.T) {
+		left, err := filepath.Glob(filepath.Join(cacheDir, "helm", "repository-*"))
+		if err != nil || len(left) != 0 {
+			t.Errorf("per-pull index caches left behind: %v %v", left, err)
 		}
 	})
 }
@@ -89,6 +94,8 @@ func TestPullErrors(t *testing.T) {
 		{"no repo", Source{Name: "x", Version: "1.0.0"}, []string{"has no repo", "charts[0].repo"}},
 		{"bad scheme", Source{Name: "x", Repo: "ftp://example.invalid/", Version: "1"}, []string{"unsupported scheme"}},
 		{"missing path", Source{Name: "x", Repo: filepath.Join(t.TempDir(), "absent")}, []string{"not a URL and not a readable local path"}},
+		{"not a chart repository", Source{Name: "x", Repo: srv.URL + "/nothing-here", Version: "1.0.0"},
+			[]string{"has no index.yaml", "fix charts[0].repo"}},
 		{"unreachable repo", Source{Name: "x", Repo: "http://127.0.0.1:1", Version: "1.0.0"}, []string{"read index of http://127.0.0.1:1"}},
 	}
 	for _, tt := range tests {
@@ -187,5 +194,70 @@ func TestOptions(t *testing.T) {
 				t.Error("Pull accepted a bad option")
 			}
 		})
+	}
+}
+
+func TestPullRetries(t *testing.T) {
+	dir := t.TempDir()
+	packageFixture(t, "nfs-shaped", dir)
+	var failures atomic.Int64
+	failures.Store(1)
+	files := http.FileServer(http.Dir(dir))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failures.Add(-1) >= 0 {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	writeIndex(t, dir, srv.URL)
+	src := Source{Name: "nfs-shaped", Repo: srv.URL, Version: "4.0.18"}
+
+	t.Run("no retries fails", func(t *testing.T) {
+		failures.Store(1)
+		if _, err := Pull(context.Background(), src, WithCacheDir(t.TempDir()), WithRetries(0)); err == nil || !strings.Contains(err.Error(), "503") {
+			t.Errorf("err = %v; want the 503", err)
+		}
+	})
+	t.Run("one retry succeeds", func(t *testing.T) {
+		failures.Store(1)
+		if _, err := Pull(context.Background(), src, WithCacheDir(t.TempDir()), WithRetries(1)); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("cancelled context stops retrying", func(t *testing.T) {
+		failures.Store(100)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := Pull(ctx, src, WithCacheDir(t.TempDir()), WithRetries(20))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v; want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Pull took %v after the context ended", d)
+		}
+	})
+}
+
+func TestPullLeavesHomeAlone(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("XDG_DATA_HOME", "")
+	srv, _ := chartRepo(t, "nfs-shaped")
+	if _, err := Pull(context.Background(), Source{Name: "nfs-shaped", Repo: srv.URL, Version: "4.0.18"}, WithCacheDir(t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := ociRegistry(t)
+	if _, err := Pull(context.Background(), Source{Name: "nfs-shaped", Repo: "oci://" + host + "/charts", Version: "4.0.18"},
+		WithCacheDir(t.TempDir()), WithPlainHTTP(), WithRetries(0)); err == nil {
+		t.Error("pull of an absent OCI chart succeeded")
+	}
+	entries, err := os.ReadDir(home)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("Pull wrote into $HOME: %v %v", entries, err)
 	}
 }

@@ -66,7 +66,6 @@ func Render(ctx context.Context, archivePath string, opts RenderOptions) ([]byte
 	install.ClientOnly = true
 	install.IncludeCRDs = true
 	install.Replace = true
-	install.DisableHooks = false
 	install.ReleaseName = opts.ReleaseName
 	if install.ReleaseName == "" {
 		install.ReleaseName = ch.Metadata.Name

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"os"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/repo"
@@ -20,13 +20,25 @@ func pullRepo(ctx context.Context, c cache, src Source, o *options) (*Archive, e
 	if err != nil {
 		return nil, fmt.Errorf("pull chart %s from %s: %w", src.Name, src.Repo, err)
 	}
-	cr.CachePath = filepath.Join(c.helmDir(), "repository")
+	// A private index cache per pull: concurrent pulls never read each
+	// other's half-written index.yaml, and the user's Helm cache is untouched.
+	if err := os.MkdirAll(c.helmDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("pull chart %s: %w", src.Name, err)
+	}
+	cr.CachePath, err = os.MkdirTemp(c.helmDir(), "repository-*")
+	if err != nil {
+		return nil, fmt.Errorf("pull chart %s: %w", src.Name, err)
+	}
+	defer os.RemoveAll(cr.CachePath)
 
 	var indexPath string
 	err = retry(ctx, o.retries, func() (err error) {
 		indexPath, err = cr.DownloadIndexFile()
 		return err
 	})
+	if errors.Is(err, errNotFound) {
+		return nil, fmt.Errorf("pull chart %s: %s has no index.yaml: check it is a Helm chart repository URL (fix %s)", src.Name, src.Repo, o.fieldHint("repo"))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pull chart %s: read index of %s: %w", src.Name, src.Repo, err)
 	}
