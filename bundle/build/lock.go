@@ -16,7 +16,11 @@ func (p *Plan) makeLock() *spec.Lock {
 			spec.LockedAsset{Arch: a.Arch, Name: a.Names.Airgap, URL: a.AirgapURL, SHA256: a.Airgap.SHA256, Size: a.Airgap.Size})
 	}
 	for _, c := range p.Charts {
-		l.Charts = append(l.Charts, spec.LockedChart{Name: c.Archive.Name, Version: c.Archive.Version, Repo: c.Spec.Repo, SHA256: c.Archive.SHA256})
+		repo := c.Spec.Repo
+		if c.Spec.IsLocal() {
+			repo = p.relative(repo)
+		}
+		l.Charts = append(l.Charts, spec.LockedChart{Name: c.Archive.Name, Version: c.Archive.Version, Repo: repo, SHA256: c.Archive.SHA256})
 	}
 	for _, arch := range p.Spec.K3s.Arch {
 		for _, r := range p.Images[arch] {
@@ -24,7 +28,11 @@ func (p *Plan) makeLock() *spec.Lock {
 		}
 	}
 	for _, f := range p.Files {
-		l.Files = append(l.Files, spec.LockedAsset{Name: f.Name, URL: f.Spec.Source, SHA256: f.File.SHA256, Size: f.File.Size})
+		src := f.Spec.Source
+		if f.Spec.IsLocal() {
+			src = p.relative(src)
+		}
+		l.Files = append(l.Files, spec.LockedAsset{Name: f.Name, URL: src, SHA256: f.File.SHA256, Size: f.File.Size})
 	}
 	return l
 }
@@ -47,4 +55,16 @@ func (o Options) lockPath() string {
 		return o.LockPath
 	}
 	return filepath.Join(filepath.Dir(o.SpecPath), spec.LockName)
+}
+
+// relative writes a local path of the spec relative to the spec's
+// directory, so that a lock made on one machine holds on another.
+func (p *Plan) relative(path string) string {
+	if p.Spec.Dir == "" || !filepath.IsAbs(path) {
+		return path
+	}
+	if rel, err := filepath.Rel(p.Spec.Dir, path); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return path
 }
