@@ -83,7 +83,9 @@ func Render(ctx context.Context, archivePath string, opts RenderOptions) ([]byte
 	}
 	install.APIVersions = append(append(chartutil.VersionSet{}, extraAPIVersions...), opts.APIVersions...)
 
-	values := opts.Values
+	// Helm merges into the map it is given; render from a copy so the
+	// caller's values stay as they were.
+	values, _ := copyValue(opts.Values).(map[string]any)
 	if values == nil {
 		values = map[string]any{}
 	}
@@ -104,4 +106,23 @@ func Render(ctx context.Context, archivePath string, opts RenderOptions) ([]byte
 		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
 	}
 	return []byte(b.String()), nil
+}
+
+// copyValue deep-copies the maps and slices of a values tree.
+func copyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = copyValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = copyValue(e)
+		}
+		return out
+	}
+	return v
 }

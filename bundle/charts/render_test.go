@@ -114,3 +114,15 @@ func TestRenderErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderKeepsCallerValues(t *testing.T) {
+	nfs := packageFixture(t, "nfs-shaped", t.TempDir())
+	values := map[string]any{"nfs": map[string]any{"server": "10.0.0.9"}}
+	if _, err := Render(context.Background(), nfs, RenderOptions{Values: values}); err != nil {
+		t.Fatal(err)
+	}
+	nfsValues := values["nfs"].(map[string]any)
+	if len(values) != 1 || len(nfsValues) != 1 || nfsValues["server"] != "10.0.0.9" {
+		t.Errorf("Render changed the caller's values: %v", values)
+	}
+}
