@@ -239,3 +239,37 @@ func TestBuildDockerRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLockLocalPathsRelative: a local chart is locked relative to the spec,
+// so a lock made on one machine holds on another.
+func TestLockLocalPathsRelative(t *testing.T) {
+	env, s, _ := startDemo(t)
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "charts", "nfs"), os.DirFS("../../internal/demo/charts/nfs-subdir-external-provisioner")); err != nil {
+		t.Fatal(err)
+	}
+	sp := filepath.Join(dir, "ferry.yaml")
+	os.WriteFile(sp, []byte(`apiVersion: ferry.k3s.io/v1
+kind: Bundle
+metadata: {name: local, version: 0.1.0}
+k3s: {version: `+demo.K3sVersion+`, source: `+env.ReleaseURL+`}
+charts:
+  - name: nfs-subdir-external-provisioner
+    repo: ./charts/nfs
+    version: 4.0.18
+    values: {image: {repository: `+env.Registry+`/sig-storage/nfs-subdirectory-external-provisioner}}
+    required: [nfs.server]
+`), 0o644)
+	o := opts(env, s, t.TempDir(), t.TempDir())
+	o.SpecPath = sp
+	p, err := build.WriteLock(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Lock.Charts[0].Repo; got != "charts/nfs" {
+		t.Errorf("locked repo %q, want charts/nfs (relative to the spec)", got)
+	}
+	if len(p.Refs) != 1 || !strings.HasSuffix(p.Refs[0], "nfs-subdirectory-external-provisioner:v4.0.2") {
+		t.Errorf("images from the local chart: %v", p.Refs)
+	}
+}
