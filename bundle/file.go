@@ -3,6 +3,7 @@ package bundle
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,10 +14,17 @@ import (
 	"github.com/ferry-k3s/ferry/signing"
 )
 
-// OpenFile opens a bundle file for reading.
+// OpenFile opens a bundle file for reading. A path naming a part of a split
+// bundle (NAME.part001, or any part) opens all the parts as one stream, in
+// place, checking each part against NAME.parts.json as it ends, so that a
+// damaged part is named by number.
 func OpenFile(path string) (io.ReadCloser, error) {
 	if path == "" {
 		return nil, fmt.Errorf("no bundle given: pass --bundle FILE")
+	}
+	if _, ok := SplitBase(path); ok {
+		rc, _, err := openParts(path)
+		return rc, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -54,7 +62,13 @@ func VerifyFile(ctx context.Context, path string, v signing.Verifier, opts ...Re
 	}
 	rep := &FileReport{Manifest: m, SHA256: hr.h.Sum(nil)}
 	if v != nil {
-		if rep.Detached, err = VerifyDetached(ctx, path, rep.SHA256, v); err != nil {
+		base := trimPartSuffix(path)
+		if base != path {
+			if err := verifyPartIndex(ctx, base, v); err != nil {
+				return nil, err
+			}
+		}
+		if rep.Detached, err = VerifyDetached(ctx, base, rep.SHA256, v); err != nil {
 			return nil, err
 		}
 	}
@@ -131,6 +145,23 @@ func WriteSummary(w io.Writer, m *Manifest) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", im.Ref, im.Arch, im.Digest, im.Archive)
 		}
 		tw.Flush()
+	}
+	return nil
+}
+
+// verifyPartIndex checks the signature over NAME.parts.json.
+func verifyPartIndex(ctx context.Context, base string, v signing.Verifier) error {
+	idx, err := os.ReadFile(base + ".parts.json")
+	if err != nil {
+		return fmt.Errorf("verify %s.parts.json: %w", base, err)
+	}
+	d := sha256.Sum256(idx)
+	ok, err := VerifyDetached(ctx, base+".parts.json", d[:], v)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s.parts.json.sig is missing: copy it with the parts", base)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,9 @@ func WriteFile(ctx context.Context, path string, m Manifest, sources []Source, o
 			return nil, fmt.Errorf("write bundle: %w", err)
 		}
 	}
+	if cfg.split > 0 {
+		return writeSplit(ctx, path, m, sources, cfg, opts)
+	}
 	res, err := writeAtomic(path, func(w io.Writer) (*Result, error) { return Write(ctx, w, m, sources, opts...) })
 	if err != nil {
 		return nil, err
@@ -34,6 +38,58 @@ func WriteFile(ctx context.Context, path string, m Manifest, sources []Source, o
 	if err := writeSidecars(ctx, path, res, cfg.signer); err != nil {
 		os.Remove(path)
 		return nil, err
+	}
+	return res, nil
+}
+
+// writeSplit writes the bundle as parts, renamed into place only when all
+// are complete, then the signed index and the signatures: one over each
+// part and one over the whole stream (as if the parts were joined).
+func writeSplit(ctx context.Context, path string, m Manifest, sources []Source, cfg writeConfig, opts []WriteOption) (*Result, error) {
+	pw := newPartWriter(path, cfg.split)
+	bw := bufio.NewWriterSize(pw, 1<<20)
+	res, err := Write(ctx, bw, m, sources, opts...)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = pw.commit()
+	}
+	if err != nil {
+		pw.abort()
+		return nil, err
+	}
+	pw.index.SHA256 = hex.EncodeToString(res.SHA256)
+	idx, err := json.MarshalIndent(pw.index, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	idx = append(idx, '\n')
+	if err := os.WriteFile(path+".parts.json", idx, 0o644); err != nil {
+		return nil, fmt.Errorf("write %s.parts.json: %w", path, err)
+	}
+	if err := writeSidecars(ctx, path, res, cfg.signer); err != nil {
+		return nil, err
+	}
+	if cfg.signer == nil {
+		return res, nil
+	}
+	sign := func(name string, digest []byte) error {
+		sig, err := cfg.signer.SignDigest(ctx, digest)
+		if err != nil {
+			return fmt.Errorf("sign %s: %w", name, err)
+		}
+		return os.WriteFile(name+".sig", signing.EncodeSignature(sig), 0o644)
+	}
+	d := sha256.Sum256(idx)
+	if err := sign(path+".parts.json", d[:]); err != nil {
+		return nil, err
+	}
+	for i, p := range pw.index.Parts {
+		raw, _ := hex.DecodeString(p.SHA256)
+		if err := sign(PartPath(path, i+1), raw); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

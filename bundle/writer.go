@@ -47,6 +47,7 @@ type writeConfig struct {
 	signer      signing.Signer
 	modTime     time.Time
 	progress    chan<- Progress
+	split       int64
 }
 
 // Progress is an event sent while a bundle is written or read: the entry
@@ -99,6 +100,19 @@ func WithModTime(t time.Time) WriteOption {
 // dropped when ch is full).
 func WithWriteProgress(ch chan<- Progress) WriteOption {
 	return func(c *writeConfig) error { c.progress = ch; return nil }
+}
+
+// WithSplit makes WriteFile write the bundle as NAME.part001, NAME.part002,
+// ... of at most size bytes each (FAT32 holds files under 4 GiB: 3900 MiB
+// fits), with the signed index NAME.parts.json. Write ignores it.
+func WithSplit(size int64) WriteOption {
+	return func(c *writeConfig) error {
+		if size < MinPartSize {
+			return fmt.Errorf("split size %d bytes: must be at least %d", size, MinPartSize)
+		}
+		c.split = size
+		return nil
+	}
 }
 
 // EncoderWindow is the zstd window the writer uses (8 MiB). Readers cap the

@@ -35,6 +35,9 @@ type Options struct {
 	CacheDir string
 	// Jobs is how many downloads run at once; default min(8, 4*GOMAXPROCS).
 	Jobs int
+	// Split, when positive, writes the bundle as parts of at most Split
+	// bytes (see bundle.WithSplit).
+	Split int64
 	// Level is the zstd level of the bundle; default zstd.SpeedDefault.
 	Level zstd.EncoderLevel
 	// Created is the bundle's creation time and every tar mtime; default

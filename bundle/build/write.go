@@ -84,6 +84,9 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	if o.Signer != nil {
 		wopts = append(wopts, bundle.WithSigner(o.Signer))
 	}
+	if o.Split > 0 {
+		wopts = append(wopts, bundle.WithSplit(o.Split))
+	}
 	if c.prog != nil {
 		wopts = append(wopts, bundle.WithWriteProgress(c.prog.write))
 	}

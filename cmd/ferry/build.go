@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 
 // buildFlags are the flags of ferry build and ferry lock.
 type buildFlags struct {
-	spec, out, key, cacheDir, level string
+	spec, out, key, cacheDir, level, split string
 	locked, dryRun, unsigned        bool
 	jobs                            int
 }
@@ -40,6 +41,13 @@ func (f *buildFlags) options(cmd *cobra.Command, g *globalOptions) (build.Option
 		o.Level = zstd.SpeedBestCompression
 	default:
 		return o, fmt.Errorf("--level %q: use fastest, default, better or best", f.level)
+	}
+	if f.split != "" {
+		n, err := parseSize(f.split)
+		if err != nil {
+			return o, fmt.Errorf("--split %q: %w", f.split, err)
+		}
+		o.Split = n
 	}
 	if f.key != "" {
 		s, err := signing.LoadSigner(f.key, password)
@@ -100,6 +108,7 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ferry)")
 	fl.IntVar(&f.jobs, "jobs", 0, "parallel downloads (default min(8, 4 x CPUs))")
 	fl.StringVar(&f.level, "level", "default", "zstd level: fastest, default, better, best")
+	fl.StringVar(&f.split, "split", "", "write parts of at most SIZE (e.g. 3900M for FAT32) plus a signed NAME.parts.json")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "resolve everything and print the plan (images found in the charts); write no bundle")
 	fl.BoolVar(&f.unsigned, "insecure-unsigned", false, "write an unsigned bundle (experiments only)")
 	return cmd
@@ -160,6 +169,27 @@ func printSummary(w io.Writer, s *build.Summary, asJSON bool) error {
 	fmt.Fprintf(w, "%d entries, %s payload, %s bundle, %d images, %d charts; %s\n", s.Entries, size(s.Payload), size(s.Size), s.Images, s.Charts, signed)
 	fmt.Fprintf(w, "downloaded %s in %d requests; took %s\nsha256 %s\n", size(s.Download), s.Requests, s.Duration.Round(time.Millisecond), s.SHA256)
 	return nil
+}
+
+// parseSize reads 3900M, 4G, 512K or a number of bytes (binary units).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch strings.ToUpper(s[len(s)-1:]) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errors.New("not a size: write e.g. 3900M, 4G or a number of bytes")
+	}
+	return n * mult, nil
 }
 
 func size(n int64) string {
