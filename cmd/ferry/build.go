@@ -22,8 +22,8 @@ import (
 // buildFlags are the flags of ferry build and ferry lock.
 type buildFlags struct {
 	spec, out, key, cacheDir, level, split string
-	locked, dryRun, unsigned        bool
-	jobs                            int
+	locked, dryRun, unsigned               bool
+	jobs                                   int
 }
 
 func (f *buildFlags) options(cmd *cobra.Command, g *globalOptions) (build.Options, error) {
