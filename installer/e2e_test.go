@@ -74,6 +74,7 @@ func TestInstallTree(t *testing.T) {
 				"usr/local/bin/k3s-killall.sh",
 				"usr/local/bin/k3s-uninstall.sh",
 				"usr/local/bin/kubectl",
+				"var/lib/ferry/site-values.json",
 				"var/lib/ferry/state.json",
 				"var/lib/rancher/k3s/agent/images/.cache.json",
 				"var/lib/rancher/k3s/agent/images/ferry-images-" + arch + ".tar",

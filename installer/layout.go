@@ -29,8 +29,12 @@ const (
 	StateFile = "/var/lib/ferry/state.json"
 	// BackupDir holds, per install id, the files an install replaced.
 	BackupDir = "/var/lib/ferry/backup"
-	// PreviousDir is reserved for upgrade: the previous install's files.
+	// PreviousDir holds, below an id, the previous install's files that an
+	// upgrade or rollback replaced (see State.Kept).
 	PreviousDir = "/var/lib/ferry/previous"
+	// SiteValuesFile keeps a server's site chart values (mode 0600: they
+	// may hold secrets) so that an upgrade renders the new charts with them.
+	SiteValuesFile = "/var/lib/ferry/site-values.json"
 )
 
 // stagingPrefix starts the name of every staging directory in FerryDir.

@@ -25,6 +25,10 @@ type journalEntry struct {
 	// Backup is where the file found at Dest is moved before the new one
 	// is renamed in; empty when Dest did not exist.
 	Backup string `json:"backup,omitempty"`
+	// Src, when set, is where the new file comes from and goes back to on
+	// revert (an upgrade or rollback moves kept files, which must not be
+	// lost); empty means the new file is removed on revert.
+	Src string `json:"src,omitempty"`
 }
 
 // placePhase moves the staged files into place. Before each rename the
@@ -154,13 +158,23 @@ func (s *placePhase) Undo(ctx context.Context) error {
 }
 
 // revert undoes any prefix of the work a journal describes, in reverse:
-// a backup that exists is moved back over its destination; a destination
-// that did not exist before is removed. The caller removes j.Dirs.
+// a new file with a Src that is gone from there is moved back to it, else
+// a new file is removed; then a backup that exists is moved back over its
+// destination. Each step checks what is on the host, so a revert that was
+// itself interrupted can be run again. The caller removes j.Dirs.
 func revert(ctx context.Context, h Host, j *journal) error {
 	var errs []error
 	for i := len(j.Items) - 1; i >= 0; i-- {
 		je := j.Items[i]
-		if je.Backup == "" {
+		switch {
+		case je.Src != "":
+			if !exists(ctx, h, je.Src) && exists(ctx, h, je.Dest) {
+				if err := h.Rename(ctx, je.Dest, je.Src); err != nil {
+					errs = append(errs, fmt.Errorf("move back %s: %w", je.Dest, err))
+					continue
+				}
+			}
+		case je.Backup == "":
 			if exists(ctx, h, je.Dest) {
 				if err := h.Remove(ctx, je.Dest); err != nil {
 					errs = append(errs, err)
@@ -168,7 +182,7 @@ func revert(ctx context.Context, h Host, j *journal) error {
 			}
 			continue
 		}
-		if !exists(ctx, h, je.Backup) {
+		if je.Backup == "" || !exists(ctx, h, je.Backup) {
 			continue // not yet moved: the original is still in place
 		}
 		if fi, err := h.Stat(ctx, je.Dest); err == nil && fi.Mode()&fs.ModeSymlink != 0 {

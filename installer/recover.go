@@ -12,10 +12,11 @@ import (
 	"strings"
 )
 
-// recoverStale finds staging directories left by an interrupted install.
-// One whose install reached state.json (same id) is committed: it is just
-// removed. Any other is reverted through its journal first, so that the
-// host is back where it was before that install began.
+// recoverStale finds staging directories left by an interrupted install,
+// upgrade or rollback. One whose run reached state.json (same id) is
+// committed: it is just removed. Any other is reverted through its journal
+// first, so that the host is back where it was before that run began.
+// Then previous installs that state.json no longer keeps are removed.
 func recoverStale(ctx context.Context, h Host, log io.Writer) error {
 	ents, err := h.ReadDir(ctx, FerryDir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -25,8 +26,11 @@ func recoverStale(ctx context.Context, h Host, log io.Writer) error {
 		return fmt.Errorf("look for interrupted installs: %w", err)
 	}
 	var committed string
-	if st, err := ReadState(ctx, h); err == nil {
+	st, err := ReadState(ctx, h)
+	if err == nil {
 		committed = st.ID
+	} else {
+		st = nil
 	}
 	for _, e := range ents {
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), stagingPrefix) {
@@ -56,6 +60,9 @@ func recoverStale(ctx context.Context, h Host, log io.Writer) error {
 			return err
 		}
 		removeEmptyDirs(ctx, h, dirs)
+	}
+	if err := prunePrevious(ctx, h, st); err != nil {
+		return err
 	}
 	// FerryDir is ferry's own: empty, it is a leftover of a run that died
 	// before it recorded anything.

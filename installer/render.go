@@ -2,6 +2,7 @@ package installer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -70,6 +71,13 @@ func renderFiles(p *plan, tmpl *manifests.Templates, placed []string) ([]generat
 			return nil, err
 		}
 		out = append(out, charts...)
+		if len(p.opts.SiteValues) > 0 {
+			b, err := json.Marshal(p.opts.SiteValues)
+			if err != nil {
+				return nil, fmt.Errorf("encode site values: %w", err)
+			}
+			add(SiteValuesFile, 0o600, b)
+		}
 	}
 	// The uninstall script lists every file placed, itself and state.json.
 	files := append([]string(nil), placed...)

@@ -21,8 +21,9 @@ const StateFormat = 1
 // lists is in place and synced, so a host with a state.json has a complete
 // install. It holds no secrets.
 //
-// Upgrade is planned to keep the previous install's files below
-// PreviousDir and its State in Previous, so that a rollback can swap back.
+// An upgrade or rollback keeps the install it replaced in Previous, with
+// the files that differ below PreviousDir/ID (Kept), so that Rollback can
+// swap back.
 type State struct {
 	Format int `json:"format"`
 	// ID names the install: its staging directory and BackupDir/ID.
@@ -39,8 +40,13 @@ type State struct {
 	// Dirs lists the directories ferry created, outermost first; uninstall
 	// removes them when they are empty.
 	Dirs []string `json:"dirs"`
-	// Previous is the install an upgrade replaced (reserved for upgrade).
+	// Previous is the install the last upgrade or rollback replaced; nil
+	// when none is kept. Its own Previous is always nil.
 	Previous *State `json:"previous,omitempty"`
+	// Kept, in a Previous state, is the directory below PreviousDir that
+	// holds its files that differ from the current install's, at their
+	// host paths (Kept + "/usr/local/bin/k3s").
+	Kept string `json:"kept,omitempty"`
 }
 
 // BundleRecord identifies the installed bundle.

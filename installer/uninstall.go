@@ -68,11 +68,20 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*State, error) {
 	// Only directories ferry made go; BackupDir/ID is always ferry's.
 	dirs := append([]string{path.Join(BackupDir, st.ID)}, st.Dirs...)
 	if opts.DryRun {
+		if exists(ctx, h, PreviousDir) {
+			fmt.Fprintf(dry, "remove %s (the previous install kept for rollback)\n", PreviousDir)
+		}
 		fmt.Fprintf(dry, "remove %s\n", StateFile)
 		for _, d := range deepestFirst(dirs) {
 			fmt.Fprintf(dry, "remove directory %s if empty\n", d)
 		}
 		return st, nil
+	}
+	// The previous install kept for rollback is ferry's alone.
+	if exists(ctx, h, PreviousDir) {
+		if err := h.RemoveAll(ctx, PreviousDir); err != nil {
+			return nil, fmt.Errorf("uninstall: %w", err)
+		}
 	}
 	if err := h.Remove(ctx, StateFile); err != nil {
 		return nil, fmt.Errorf("uninstall: %w", err)

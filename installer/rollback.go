@@ -1,0 +1,232 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"time"
+)
+
+// ErrNoPrevious: there is no previous install to roll back to.
+var ErrNoPrevious = errors.New("no previous install is kept: nothing to roll back to (an upgrade keeps one)")
+
+// RollbackOptions describe a rollback. Host is required.
+type RollbackOptions struct {
+	Host Host
+	// Service stops k3s before the swap, starts it after and waits for the
+	// node; nil swaps the files only.
+	Service Service
+	// Timeout bounds each wait for the node to be Ready (default 5m).
+	Timeout time.Duration
+	// DryRun describes every change on DryRunOutput instead of making it.
+	DryRun       bool
+	DryRunOutput io.Writer
+	// Log receives progress lines (default io.Discard).
+	Log io.Writer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// RollbackResult describes a finished rollback.
+type RollbackResult struct {
+	From    BundleRecord `json:"from"`
+	To      BundleRecord `json:"to"`
+	Files   int          `json:"files"`
+	Started bool         `json:"started"`
+	DryRun  bool         `json:"dryRun,omitempty"`
+	// State is what was recorded (nil for a dry run).
+	State *State `json:"-"`
+}
+
+// Rollback returns the host to the previous install kept by the last
+// upgrade (or rollback): it stops k3s, swaps the kept files back in
+// (keeping the current ones in their turn, so a second rollback returns),
+// starts k3s and waits for the node. If that node is not Ready in time the
+// current install is put back and restarted, and the error matches
+// ErrRolledBack. The config.yaml and env file in place stay unless the
+// previous install placed others.
+func Rollback(ctx context.Context, opts RollbackOptions) (*RollbackResult, error) {
+	h := opts.Host
+	if h == nil {
+		return nil, errors.New("rollback: a host is required")
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	log := orDiscard(opts.Log)
+	if !opts.DryRun {
+		if err := recoverStale(ctx, h, log); err != nil {
+			return nil, err
+		}
+	}
+	cur, err := ReadState(ctx, h)
+	if err != nil {
+		return nil, fmt.Errorf("rollback: %w", err)
+	}
+	prev := cur.Previous
+	if prev == nil {
+		return nil, fmt.Errorf("rollback: %w", ErrNoPrevious)
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	sw := &swap{host: h, id: newID(), current: cur, target: slices.Clone(prev.Files), dryRun: opts.DryRun,
+		source: func(f FileRecord) string { return path.Join(prev.Kept, f.Path) }}
+	next := *prev
+	next.Service.Started = prev.Service.Started || opts.Service != nil
+	svc := serviceSteps{svc: opts.Service, name: cur.Service.Name, timeout: opts.Timeout, wasStarted: cur.Service.Started}
+	var phases []Phase
+	if opts.Service != nil {
+		phases = append(phases, &stopPhase{s: svc})
+	}
+	phases = append(phases, sw)
+	if opts.Service != nil {
+		phases = append(phases, &swapStartPhase{s: svc})
+	}
+	commit := &commitPhase{host: h, sw: sw, next: next, now: now}
+	phases = append(phases, commit)
+	res := &RollbackResult{From: cur.Bundle, To: prev.Bundle, Files: len(prev.Files), Started: opts.Service != nil, DryRun: opts.DryRun}
+	mgr := &Manager{Phases: phases, Log: log}
+	if opts.DryRun {
+		return res, mgr.DryRun(ctx, orDiscard(opts.DryRunOutput))
+	}
+	if err := mgr.Run(ctx); err != nil {
+		return nil, rolledBackMessage(err, fmt.Sprintf("rollback from %s %s to %s %s", cur.Bundle.Name, cur.Bundle.Version, prev.Bundle.Name, prev.Bundle.Version),
+			fmt.Sprintf("%s %s is in place again", cur.Bundle.Name, cur.Bundle.Version), opts.Service != nil)
+	}
+	finish(ctx, h, sw, commit.state, log)
+	res.State = commit.state
+	return res, nil
+}
+
+// serviceSteps is what the stop and start phases of a swap share.
+type serviceSteps struct {
+	svc     Service
+	name    string
+	timeout time.Duration
+	// wasStarted: the install being replaced ran k3s, so undoing the stop
+	// starts it again.
+	wasStarted bool
+}
+
+// stopPhase stops k3s before the swap; its undo starts the install that
+// is back in place and waits for it.
+type stopPhase struct {
+	s serviceSteps
+}
+
+func (p *stopPhase) Title() string { return "stop " + p.s.name }
+
+func (p *stopPhase) Run(ctx context.Context) error {
+	if err := p.s.svc.Stop(ctx, p.s.name); err != nil {
+		return fmt.Errorf("stop %s: %w", p.s.name, err)
+	}
+	return nil
+}
+
+func (p *stopPhase) DryRun(ctx context.Context, w io.Writer) error {
+	_, err := fmt.Fprintf(w, "stop %s\n", p.s.name)
+	return err
+}
+
+func (p *stopPhase) Undo(ctx context.Context) error {
+	if !p.s.wasStarted {
+		return nil
+	}
+	svc := p.s.svc
+	if err := svc.DaemonReload(ctx); err != nil {
+		return fmt.Errorf("reload the init system: %w", err)
+	}
+	if err := svc.Start(ctx, p.s.name); err != nil {
+		return fmt.Errorf("start %s again: %w", p.s.name, err)
+	}
+	if err := svc.WaitReady(ctx, p.s.timeout); err != nil {
+		return fmt.Errorf("wait for the node again (timeout %s): %w", p.s.timeout, err)
+	}
+	return nil
+}
+
+// swapStartPhase starts k3s after the swap and waits for the node; its
+// undo stops it again.
+type swapStartPhase struct {
+	s serviceSteps
+}
+
+func (p *swapStartPhase) Title() string { return "start " + p.s.name + " and wait for the node" }
+
+func (p *swapStartPhase) Run(ctx context.Context) error {
+	svc := p.s.svc
+	if err := svc.DaemonReload(ctx); err != nil {
+		return fmt.Errorf("reload the init system: %w", err)
+	}
+	if err := svc.Enable(ctx, p.s.name); err != nil {
+		return fmt.Errorf("enable %s: %w", p.s.name, err)
+	}
+	if err := svc.Start(ctx, p.s.name); err != nil {
+		return fmt.Errorf("start %s: %w", p.s.name, err)
+	}
+	if err := svc.WaitReady(ctx, p.s.timeout); err != nil {
+		return fmt.Errorf("wait for the node (timeout %s): %w", p.s.timeout, err)
+	}
+	return nil
+}
+
+func (p *swapStartPhase) DryRun(ctx context.Context, w io.Writer) error {
+	_, err := fmt.Fprintf(w, "daemon-reload\nenable %s\nstart %s\nrun %s kubectl get nodes (wait up to %s for Ready and kube-system pods)\n",
+		p.s.name, p.s.name, K3sBinary, p.s.timeout)
+	return err
+}
+
+func (p *swapStartPhase) Undo(ctx context.Context) error {
+	var errs []error
+	if err := p.s.svc.Stop(ctx, p.s.name); err != nil {
+		errs = append(errs, fmt.Errorf("stop %s: %w", p.s.name, err))
+	}
+	if !p.s.wasStarted {
+		if err := p.s.svc.Disable(ctx, p.s.name); err != nil {
+			errs = append(errs, fmt.Errorf("disable %s: %w", p.s.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// commitPhase writes state.json, the commit point of a swap: before it a
+// later run reverts the swap, after it the swap stands.
+type commitPhase struct {
+	host  Host
+	sw    *swap
+	next  State
+	now   func() time.Time
+	state *State
+}
+
+func (p *commitPhase) Title() string { return "record the install in " + StateFile }
+
+func (p *commitPhase) Run(ctx context.Context) error {
+	next := p.next
+	next.InstalledAt = p.now().UTC()
+	st := p.sw.commitState(next)
+	if err := writeState(ctx, p.host, st); err != nil {
+		return err
+	}
+	p.state = st
+	return nil
+}
+
+func (p *commitPhase) DryRun(ctx context.Context, w io.Writer) error {
+	_, err := fmt.Fprintf(w, "write %s 0644 (%s %s, %d files; keeps %s %s in %s for rollback)\n", StateFile,
+		p.next.Bundle.Name, p.next.Bundle.Version, len(p.sw.target), p.sw.current.Bundle.Name, p.sw.current.Bundle.Version, p.sw.keepDir())
+	return err
+}
+
+// Undo puts back the state.json of the install being replaced.
+func (p *commitPhase) Undo(ctx context.Context) error {
+	if p.state == nil {
+		return nil
+	}
+	return writeState(ctx, p.host, p.sw.current)
+}

@@ -1,0 +1,344 @@
+package installer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"time"
+
+	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/manifests"
+)
+
+// ErrNotNewer: the bundle is older than, or the same as, the installed one
+// (or has another name), and neither AllowDowngrade nor Reinstall allowed
+// it. Nothing was changed.
+var ErrNotNewer = errors.New("the bundle is not newer than the installed one")
+
+// carriedToken stands in for the cluster token when an upgrade renders
+// files from state.json, which holds no secrets. Files that would carry it
+// (the env file) are never rendered by an upgrade: the installed one stays.
+const carriedToken = "ferry-upgrade-carries-the-installed-token"
+
+// UpgradeOptions describe one upgrade. Host and Bundle are required.
+type UpgradeOptions struct {
+	// Host is the machine to upgrade.
+	Host Host
+	// Bundle is the new bundle stream; ReadOptions carry the trusted key
+	// (an expired bundle is refused unless they allow it).
+	Bundle      io.Reader
+	ReadOptions []bundle.ReadOption
+	// AllowDowngrade accepts a bundle older than the installed one.
+	AllowDowngrade bool
+	// Reinstall accepts the installed version again, or a bundle of
+	// another name.
+	Reinstall bool
+	// SiteValues are merged, chart by chart and key by key, over the site
+	// values the install kept; without any the kept ones carry over.
+	SiteValues map[string]map[string]any
+	// Config, when not nil, replaces the extra k3s flags: config.yaml is
+	// rendered anew from the recorded node options and Config. nil keeps
+	// the installed config.yaml as it is. The env file (the token) always
+	// carries over.
+	Config map[string]any
+	// Service stops k3s before the swap, starts it after and waits for the
+	// node; nil swaps the files only (--no-start).
+	Service Service
+	// Timeout bounds each wait for the node to be Ready (default 5m): the
+	// new version's, then, after a rollback, the previous one's.
+	Timeout time.Duration
+	// DryRun describes every change on DryRunOutput instead of making it.
+	DryRun       bool
+	DryRunOutput io.Writer
+	// Log receives progress lines (default io.Discard).
+	Log io.Writer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// UpgradeResult describes a finished upgrade.
+type UpgradeResult struct {
+	From BundleRecord `json:"from"`
+	To   BundleRecord `json:"to"`
+	// Files is the number of files and links of the new install.
+	Files   int  `json:"files"`
+	Started bool `json:"started"`
+	DryRun  bool `json:"dryRun,omitempty"`
+	// State is what was recorded (nil for a dry run).
+	State *State `json:"-"`
+}
+
+// Upgrade replaces the installed bundle with a newer one. It verifies the
+// whole new bundle into staging before it changes anything, then, with a
+// Service, stops k3s, swaps the files (keeping the previous ones below
+// PreviousDir), starts k3s and waits for the node. If the node is not
+// Ready in time it moves the previous files back, starts k3s again, waits
+// again and returns an error matching ErrRolledBack. state.json is written
+// last: a crash at any step leaves a journal from which the next run
+// reverts to the previous install. config.yaml, the token and the site
+// values carry over unless Config or SiteValues are given.
+func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
+	if opts.Host == nil || opts.Bundle == nil {
+		return nil, errors.New("upgrade: a host and a bundle are required")
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	log := orDiscard(opts.Log)
+	if !opts.DryRun {
+		if err := recoverStale(ctx, opts.Host, log); err != nil {
+			return nil, err
+		}
+	}
+	cur, err := ReadState(ctx, opts.Host)
+	if err != nil {
+		return nil, fmt.Errorf("upgrade: %w: install first with 'ferry-install server' or 'agent'", err)
+	}
+	r, err := bundle.NewReader(ctx, opts.Bundle, opts.ReadOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("open bundle: %w", err)
+	}
+	defer r.Close()
+	m := r.Manifest()
+	if err := checkNewer(cur.Bundle, m, opts); err != nil {
+		return nil, err
+	}
+	site, err := carriedSiteValues(ctx, opts.Host, cur, m, opts.SiteValues, log)
+	if err != nil {
+		return nil, err
+	}
+	iopts := Options{
+		Host: opts.Host, Node: nodeFromState(cur, opts.Config), SiteValues: site, Arch: cur.Arch,
+		Init: cur.Service.Init, Service: opts.Service, Timeout: opts.Timeout,
+		DryRun: opts.DryRun, DryRunOutput: orDiscard(opts.DryRunOutput), Log: log, Now: opts.Now,
+	}
+	if err := validateBundle(m, &iopts); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(r.ManifestBytes())
+	p := &plan{opts: iopts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), id: newID()}
+	next := *cur
+	next.Bundle = BundleRecord{Name: m.Name, Version: m.Version, K3sVersion: m.K3sVersion, ManifestSHA256: p.manifestSHA256, KeyID: m.KeyID}
+	next.Service.Started = cur.Service.Started || opts.Service != nil
+	res := &UpgradeResult{From: cur.Bundle, To: next.Bundle, DryRun: opts.DryRun, Started: opts.Service != nil}
+
+	rp := &upgradeRenderPhase{p: p, cur: cur, renderConfig: opts.Config != nil}
+	sw := &swap{host: opts.Host, id: p.id, current: cur, dryRun: opts.DryRun}
+	sw.source = func(f FileRecord) string { return rp.sources[f.Path] }
+	rp.sw = sw
+	phases := []Phase{&stagePhase{p: p}, rp}
+	svc := serviceSteps{svc: opts.Service, name: cur.Service.Name, timeout: opts.Timeout, wasStarted: cur.Service.Started}
+	if opts.Service != nil {
+		phases = append(phases, &stopPhase{s: svc})
+	}
+	phases = append(phases, sw)
+	if opts.Service != nil {
+		phases = append(phases, &swapStartPhase{s: svc})
+	}
+	commit := &commitPhase{host: opts.Host, sw: sw, next: next, now: p.opts.now}
+	phases = append(phases, commit)
+	mgr := &Manager{Phases: phases, Log: log}
+	if opts.DryRun {
+		if err := mgr.DryRun(ctx, iopts.DryRunOutput); err != nil {
+			return nil, err
+		}
+		res.Files = len(sw.target)
+		return res, nil
+	}
+	if err := mgr.Run(ctx); err != nil {
+		return nil, rolledBackMessage(err, fmt.Sprintf("upgrade from %s %s to %s %s", cur.Bundle.Name, cur.Bundle.Version, m.Name, m.Version),
+			fmt.Sprintf("%s %s is in place again", cur.Bundle.Name, cur.Bundle.Version), opts.Service != nil)
+	}
+	finish(ctx, opts.Host, sw, commit.state, log)
+	res.Files, res.State = len(commit.state.Files), commit.state
+	return res, nil
+}
+
+// checkNewer refuses a bundle of another name, or one that is not newer,
+// unless the options allow it.
+func checkNewer(cur BundleRecord, m *bundle.Manifest, opts UpgradeOptions) error {
+	if m.Name != cur.Name && !opts.Reinstall {
+		return fmt.Errorf("%w: bundle %s %s is not the installed %s %s: pass --reinstall to replace it anyway", ErrNotNewer, m.Name, m.Version, cur.Name, cur.Version)
+	}
+	switch c := compareVersions(m.Version, cur.Version); {
+	case c < 0 && !opts.AllowDowngrade:
+		return fmt.Errorf("%w: bundle %s %s is older than the installed %s: pass --allow-downgrade to go back to it", ErrNotNewer, m.Name, m.Version, cur.Version)
+	case c == 0 && !opts.Reinstall:
+		return fmt.Errorf("%w: %s %s is installed already: pass --reinstall to install it again", ErrNotNewer, m.Name, m.Version)
+	}
+	return nil
+}
+
+// nodeFromState rebuilds the node's options from state.json for rendering.
+// It has no secrets: files that hold them are carried over, never rendered.
+func nodeFromState(st *State, extra map[string]any) manifests.Node {
+	n := st.Node
+	node := manifests.Node{Role: st.Role, ClusterInit: n.ClusterInit, Server: n.Server, TLSSANs: n.TLSSANs,
+		NodeLabels: n.NodeLabels, NodeTaints: n.NodeTaints, RegistryMirrors: n.RegistryMirrors, Extra: extra}
+	if n.Server != "" {
+		node.Token = carriedToken
+	}
+	return node
+}
+
+// carriedSiteValues reads the site values the install kept, drops those of
+// charts the new bundle no longer carries, and merges extra over them.
+func carriedSiteValues(ctx context.Context, h Host, st *State, m *bundle.Manifest, extra map[string]map[string]any, log io.Writer) (SiteValues, error) {
+	site := SiteValues{}
+	for _, f := range st.Files {
+		if f.Path != SiteValuesFile {
+			continue
+		}
+		if ok, err := readJSON(ctx, h, SiteValuesFile, &site); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, fmt.Errorf("read %s: missing or damaged: give the site values again with --values/--set", SiteValuesFile)
+		}
+	}
+	known := map[string]bool{manifests.TraefikChartName: true}
+	for _, c := range m.Charts {
+		known[c.Name] = true
+	}
+	for name := range site {
+		if !known[name] {
+			fmt.Fprintf(log, "dropping the kept site values of chart %s: the new bundle does not carry it\n", name)
+			delete(site, name)
+		}
+	}
+	for name, v := range extra {
+		site[name] = mergeMaps(site[name], v)
+	}
+	if len(site) == 0 {
+		return nil, nil
+	}
+	return site, nil
+}
+
+// upgradeRenderPhase renders the new install's generated files into
+// staging and sets the swap's target: the staged bundle files, the
+// rendered files, and the files that carry over unchanged (the env file
+// with the token, config.yaml unless it is rendered anew, the kubectl,
+// crictl and ctr links).
+type upgradeRenderPhase struct {
+	p            *plan
+	cur          *State
+	sw           *swap
+	renderConfig bool
+	sources      map[string]string
+}
+
+func (s *upgradeRenderPhase) Title() string { return "render configuration" }
+
+func (s *upgradeRenderPhase) files() ([]generated, error) {
+	tmpl, err := loadTemplates(s.p.templates)
+	if err != nil {
+		return nil, err
+	}
+	var placed []string
+	for _, it := range s.p.items {
+		placed = append(placed, it.Dest)
+	}
+	for _, name := range multicall {
+		placed = append(placed, path.Join(BinDir, name))
+	}
+	gen, err := renderFiles(s.p, tmpl, placed)
+	if err != nil {
+		return nil, err
+	}
+	var out []generated
+	for _, g := range gen {
+		if g.Dest == s.p.opts.Node.EnvPath() || (g.Dest == ConfigFile && !s.renderConfig) {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+func (s *upgradeRenderPhase) Run(ctx context.Context) error {
+	gen, err := s.files()
+	if err != nil {
+		return err
+	}
+	for i, g := range gen {
+		rel := fmt.Sprintf("%02d-%s", i, path.Base(g.Dest))
+		if err := s.p.stageBytes(ctx, rel, g.Dest, g.Body, g.Mode); err != nil {
+			return fmt.Errorf("stage %s: %w", g.Dest, err)
+		}
+	}
+	s.setTarget()
+	return nil
+}
+
+func (s *upgradeRenderPhase) DryRun(ctx context.Context, w io.Writer) error {
+	gen, err := s.files()
+	if err != nil {
+		return err
+	}
+	for i, g := range gen {
+		src := path.Join(s.p.staging(), "render", fmt.Sprintf("%02d-%s", i, path.Base(g.Dest)))
+		fmt.Fprintf(w, "write %s %04o %d bytes\n", src, g.Mode, len(g.Body))
+		s.p.items = append(s.p.items, item{Src: src, Dest: g.Dest, Mode: g.Mode, Size: int64(len(g.Body)), SHA256: sha256Hex(g.Body)})
+	}
+	s.setTarget()
+	return nil
+}
+
+// setTarget turns the staged items and the carried records into the
+// swap's target.
+func (s *upgradeRenderPhase) setTarget() {
+	s.sources = map[string]string{}
+	staged := map[string]bool{}
+	var target []FileRecord
+	for _, it := range s.p.items {
+		staged[it.Dest] = true
+		s.sources[it.Dest] = it.Src
+		target = append(target, FileRecord{Path: it.Dest, SHA256: it.SHA256, Mode: it.Mode, Size: it.Size})
+	}
+	for _, f := range s.cur.Files {
+		carried := f.Link != "" || f.Path == s.p.opts.Node.EnvPath() || (f.Path == ConfigFile && !s.renderConfig)
+		if carried && !staged[f.Path] {
+			target = append(target, FileRecord{Path: f.Path, SHA256: f.SHA256, Mode: f.Mode, Size: f.Size, Link: f.Link})
+		}
+	}
+	s.sw.target = target
+}
+
+// Undo has nothing to do: the rendered files live in staging.
+func (s *upgradeRenderPhase) Undo(ctx context.Context) error { return nil }
+
+// rolledBackMessage rewords a rolled-back failure of op: what failed, and
+// that the previous install is back (and runs, when started is true).
+func rolledBackMessage(err error, op, back string, started bool) error {
+	var rb *RolledBackError
+	if !errors.As(err, &rb) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if started {
+		back += ", k3s was restarted and its node is Ready"
+	}
+	return &RolledBackError{Err: fmt.Errorf("%s failed: %w; rolled back: %s", op, rb.Err, back)}
+}
+
+// finish removes the staging directory and the previous install the
+// committed state no longer keeps. Failures are only warnings: the next
+// run cleans up.
+func finish(ctx context.Context, h Host, sw *swap, st *State, log io.Writer) {
+	if err := h.RemoveAll(ctx, sw.staging()); err != nil {
+		fmt.Fprintf(log, "warning: %v (done; the next run removes it)\n", err)
+	}
+	if err := prunePrevious(ctx, h, st); err != nil {
+		fmt.Fprintf(log, "warning: %v (done; the next run removes it)\n", err)
+	}
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
