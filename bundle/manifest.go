@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -173,7 +172,7 @@ func (m *Manifest) Validate() error {
 		if e.Size < 0 {
 			return bad("entry %q: negative size", e.Path)
 		}
-		if !isHexDigest(e.SHA256) {
+		if !IsSHA256Hex(e.SHA256) {
 			return bad("entry %q: sha256 %q is not 64 lowercase hex digits", e.Path, e.SHA256)
 		}
 		if e.Mode&^0o777 != 0 {
@@ -193,10 +192,16 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
-func isHexDigest(s string) bool {
+// IsSHA256Hex reports whether s is a sha256 digest as Ferry writes them:
+// 64 lowercase hex digits, no prefix.
+func IsSHA256Hex(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
-	_, err := hex.DecodeString(s)
-	return err == nil && strings.ToLower(s) == s
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/ferry-k3s/ferry/bundle"
 )
 
 // cache is the on-disk content store described in the package doc.
@@ -64,7 +66,7 @@ func (c *cache) lookupURL(url string) *File {
 		return nil
 	}
 	var rec indexRecord
-	if json.Unmarshal(b, &rec) != nil || rec.URL != url || !isDigest(rec.SHA256) {
+	if json.Unmarshal(b, &rec) != nil || rec.URL != url || !bundle.IsSHA256Hex(rec.SHA256) {
 		return nil
 	}
 	return c.blob(rec.SHA256, rec.Size)
@@ -135,17 +137,4 @@ func (c *cache) place(tmp *os.File, dst string) error {
 func discard(tmp *os.File) {
 	tmp.Close()
 	os.Remove(tmp.Name())
-}
-
-func isDigest(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+
+	"github.com/ferry-k3s/ferry/bundle"
 )
 
 // Want states what the caller knows about the content of a URL.
@@ -247,7 +249,7 @@ func normalizeDigest(s string) (string, error) {
 		return "", nil
 	}
 	d := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(s, "sha256:"), "SHA256:"))
-	if !isDigest(d) {
+	if !bundle.IsSHA256Hex(d) {
 		return "", fmt.Errorf("expected sha256 %q is not 64 hex digits: pin the digest printed by sha256sum", s)
 	}
 	return d, nil

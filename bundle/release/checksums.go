@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ferry-k3s/ferry/bundle"
 )
 
 // maxChecksumLine bounds a line of a checksum list; real lines are ~100
@@ -27,7 +29,7 @@ func ParseChecksums(r io.Reader) (map[string]string, error) {
 		digest, name, ok := strings.Cut(line, " ")
 		name = strings.TrimPrefix(strings.TrimLeft(name, " \t"), "*")
 		digest = strings.ToLower(digest)
-		if !ok || name == "" || !isHexDigest(digest) {
+		if !ok || name == "" || !bundle.IsSHA256Hex(digest) {
 			return nil, fmt.Errorf("checksum list line %d %q: want \"<sha256>  <name>\"", n, clip(line))
 		}
 		if prev, dup := sums[name]; dup && prev != digest {
@@ -39,19 +41,6 @@ func ParseChecksums(r io.Reader) (map[string]string, error) {
 		return nil, fmt.Errorf("read checksum list: %w", err)
 	}
 	return sums, nil
-}
-
-func isHexDigest(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 func clip(s string) string {
