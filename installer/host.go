@@ -34,7 +34,8 @@ type Host interface {
 	Remove(ctx context.Context, path string) error
 	// RemoveAll removes path and everything below it.
 	RemoveAll(ctx context.Context, path string) error
-	// Mkdir creates one directory (its parent must exist).
+	// Mkdir creates one directory (its parent must exist) and fsyncs the
+	// parent, so that the new entry survives a power cut.
 	Mkdir(ctx context.Context, path string, mode fs.FileMode) error
 	// Stat describes path without following a final symbolic link.
 	Stat(ctx context.Context, path string) (fs.FileInfo, error)
@@ -233,7 +234,7 @@ func (h *LocalHost) Mkdir(ctx context.Context, p string, mode fs.FileMode) error
 	if err := os.Mkdir(h.Local(p), mode); err != nil {
 		return fmt.Errorf("create directory %s: %w", p, err)
 	}
-	return nil
+	return syncDir(filepath.Dir(h.Local(p)))
 }
 
 // Stat implements Host.
