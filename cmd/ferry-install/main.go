@@ -64,6 +64,9 @@ func newRootCmd() *cobra.Command {
 		newServerCmd(opts),
 		newAgentCmd(opts),
 		newUninstallCmd(opts),
+		newUpgradeCmd(opts),
+		newRollbackCmd(opts),
+		newStatusCmd(opts),
 	)
 	return root
 }
