@@ -141,11 +141,29 @@ func (p *stopPhase) Undo(ctx context.Context) error {
 	if err := svc.DaemonReload(ctx); err != nil {
 		return fmt.Errorf("reload the init system: %w", err)
 	}
-	if err := svc.Start(ctx, p.s.name); err != nil {
-		return fmt.Errorf("start %s again: %w", p.s.name, err)
+	if err := startAndWait(ctx, svc, p.s.name, p.s.timeout); err != nil {
+		return fmt.Errorf("start the previous install again: %w", err)
 	}
-	if err := svc.WaitReady(ctx, p.s.timeout); err != nil {
-		return fmt.Errorf("wait for the node again (timeout %s): %w", p.s.timeout, err)
+	return nil
+}
+
+// startAndWait starts name and waits for the node, both within timeout:
+// with systemd, `systemctl start` of a Type=notify unit (TimeoutStartSec=0)
+// blocks until k3s reports ready, which a broken k3s never does.
+func startAndWait(ctx context.Context, svc Service, name string, timeout time.Duration) error {
+	began := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	err := svc.Start(sctx, name)
+	cancel()
+	if err != nil {
+		if sctx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("start %s: not started within %s: %w", name, timeout, err)
+		}
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	left := max(timeout-time.Since(began), time.Second)
+	if err := svc.WaitReady(ctx, left); err != nil {
+		return fmt.Errorf("wait for the node (timeout %s): %w", timeout, err)
 	}
 	return nil
 }
@@ -166,13 +184,7 @@ func (p *swapStartPhase) Run(ctx context.Context) error {
 	if err := svc.Enable(ctx, p.s.name); err != nil {
 		return fmt.Errorf("enable %s: %w", p.s.name, err)
 	}
-	if err := svc.Start(ctx, p.s.name); err != nil {
-		return fmt.Errorf("start %s: %w", p.s.name, err)
-	}
-	if err := svc.WaitReady(ctx, p.s.timeout); err != nil {
-		return fmt.Errorf("wait for the node (timeout %s): %w", p.s.timeout, err)
-	}
-	return nil
+	return startAndWait(ctx, svc, p.s.name, p.s.timeout)
 }
 
 func (p *swapStartPhase) DryRun(ctx context.Context, w io.Writer) error {
