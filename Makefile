@@ -37,8 +37,12 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
 
+# End-to-end benchmark (several minutes; not part of test): ferry build,
+# verify and install beside crane/curl/tar|zstd/cosign/sha256sum on the
+# same generated fixture, two fixture sizes, BENCH_RUNS runs each.
+BENCH_RUNS ?= 3
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -timeout 60m ./bundle/...
+	$(GO) run ./bench/cmd/ferry-bench -runs $(BENCH_RUNS)
 
 demo:
 	$(GO) run ./cmd/ferry-demo

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -10,7 +11,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -37,9 +41,13 @@ type Options struct {
 	Arches []string
 	// Sizes of the generated images; default DefaultSizes.
 	Sizes ImageSizes
-	// BinarySize is the stand-in k3s binary's size; default 4 KiB.
+	// ExtraImages adds this many Longhorn-shaped images (named by
+	// ExtraRepo) to the registry and to the spec's images.extra; default 0.
+	ExtraImages int
+	// BinarySize is the stand-in k3s binary's size in bytes; default 4 KiB.
 	BinarySize int64
-	// AirgapPadding adds bytes to the airgap tarball (benchmarks).
+	// AirgapPadding adds this many incompressible bytes to the airgap
+	// tarball (benchmarks); default 0.
 	AirgapPadding int64
 	// Password of the generated signing key; default "demo".
 	Password string
@@ -61,6 +69,7 @@ type Env struct {
 	// ChartRepo and ReleaseURL are the chart repository and release base.
 	ChartRepo, ReleaseURL string
 
+	repos    []string
 	servers  []*httptest.Server
 	requests atomic.Int64
 }
@@ -128,33 +137,70 @@ func Start(ctx context.Context, dir string, o Options) (_ *Env, err error) {
 		return nil, err
 	}
 	e.SpecPath = filepath.Join(dir, "ferry.yaml")
-	if err := os.WriteFile(e.SpecPath, []byte(e.spec(o.Arches)), 0o644); err != nil {
+	if err := os.WriteFile(e.SpecPath, []byte(e.spec(o.Arches, o.ExtraImages)), 0o644); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
+// Images returns every image reference (registry/repository:tag) the demo
+// registry serves: Repos, then the extra images.
+func (e *Env) Images() []string {
+	var refs []string
+	for _, r := range e.repos {
+		refs = append(refs, e.Registry+"/"+r)
+	}
+	return refs
+}
+
+func allRepos(extra int) []string {
+	repos := slices.Clone(Repos)
+	for i := range extra {
+		repos = append(repos, ExtraRepo(i))
+	}
+	return repos
+}
+
+// pushImages generates and pushes every image, GOMAXPROCS at a time: a
+// benchmark-sized world has gigabytes of layers to compress.
 func (e *Env) pushImages(ctx context.Context, o Options) error {
 	bases := map[string]v1.Layer{}
 	for i, arch := range o.Arches {
-		l, err := layer(uint64(100+i), "usr/lib/base-"+arch, o.Sizes.BaseFiles, o.Sizes.FileSize)
+		l, err := layer(uint64(100+i), "usr/lib/base-"+arch, o.Sizes.BaseFiles, o.Sizes.FileSize, o.Sizes.BinaryEvery)
 		if err != nil {
 			return err
 		}
 		bases[arch] = l
 	}
-	for _, r := range Repos {
-		idx, err := index(r, o.Arches, o.Sizes, bases)
-		if err != nil {
-			return fmt.Errorf("demo image %s: %w", r, err)
-		}
-		ref, err := name.ParseReference(e.Registry + "/" + r)
-		if err != nil {
-			return err
-		}
-		if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx)); err != nil {
-			return fmt.Errorf("push demo image %s: %w", ref, err)
-		}
+	repos := allRepos(o.ExtraImages)
+	e.repos = repos
+	errs := make([]error, len(repos))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, r := range repos {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = e.pushImage(ctx, r, o, bases)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (e *Env) pushImage(ctx context.Context, r string, o Options, bases map[string]v1.Layer) error {
+	idx, err := index(r, o.Arches, o.Sizes, bases)
+	if err != nil {
+		return fmt.Errorf("demo image %s: %w", r, err)
+	}
+	ref, err := name.ParseReference(e.Registry + "/" + r)
+	if err != nil {
+		return err
+	}
+	if err := remote.WriteIndex(ref, idx, remote.WithContext(ctx)); err != nil {
+		return fmt.Errorf("push demo image %s: %w", ref, err)
 	}
 	return nil
 }
@@ -199,9 +245,13 @@ func indexCharts(dir, baseURL string) error {
 
 // spec is the demo ferry.yaml: both charts, their images redirected to
 // the demo registry, an extra image, Traefik values.
-func (e *Env) spec(arches []string) string {
+func (e *Env) spec(arches []string, extra int) string {
 	r := e.Registry
 	img := func(repo string) string { return r + "/" + repo }
+	extras := []string{img("library/nginx:1.27")}
+	for i := range extra {
+		extras = append(extras, img(ExtraRepo(i)))
+	}
 	return strings.TrimLeft(fmt.Sprintf(`
 apiVersion: ferry.k3s.io/v1
 kind: Bundle
@@ -245,5 +295,5 @@ images:
 `, K3sVersion, strings.Join(arches, ", "), e.ReleaseURL, e.ChartRepo,
 		img("longhornio/longhorn-manager"), img("longhornio/longhorn-engine"), img("longhornio/longhorn-instance-manager"),
 		img("longhornio/longhorn-share-manager"), img("longhornio/support-bundle-kit"), img("longhornio/csi-attacher"),
-		img("library/busybox"), e.ChartRepo, img("sig-storage/nfs-subdirectory-external-provisioner"), img("library/nginx:1.27")), "\n")
+		img("library/busybox"), e.ChartRepo, img("sig-storage/nfs-subdirectory-external-provisioner"), strings.Join(extras, ", ")), "\n")
 }
