@@ -14,7 +14,6 @@ import (
 
 	"github.com/ferry-k3s/ferry/bundle"
 	"github.com/ferry-k3s/ferry/installer"
-	"github.com/ferry-k3s/ferry/manifests"
 )
 
 // upgradeFlags are the flags of ferry-install upgrade.
@@ -120,16 +119,19 @@ func runUpgrade(cmd *cobra.Command, opts *globalOptions, f *upgradeFlags) error 
 	return err
 }
 
-// serviceFor is the service of the installed node's role (a server's when
-// nothing is installed yet, which the installer then reports).
-func serviceFor(ctx context.Context, host installer.Host, root string, stderr io.Writer) (*installer.ManagedService, error) {
-	role := manifests.RoleServer
+// serviceFor is the service of the installed node's role; nil when nothing
+// is installed (the installer then says so).
+func serviceFor(ctx context.Context, host installer.Host, root string, stderr io.Writer) (installer.Service, error) {
 	st, err := installer.ReadState(ctx, host)
-	switch {
-	case err == nil:
-		role = st.Role
-	case !errors.Is(err, installer.ErrNotInstalled):
+	if errors.Is(err, installer.ErrNotInstalled) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	return newService(ctx, root, role, stderr)
+	svc, err := newService(ctx, root, st.Role, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return svc, nil
 }
