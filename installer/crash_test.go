@@ -27,6 +27,9 @@ const (
 	envCrashRoot   = "FERRY_CRASH_CHILD_ROOT"
 	envCrashBundle = "FERRY_CRASH_CHILD_BUNDLE"
 	envCrashPub    = "FERRY_CRASH_CHILD_PUB"
+	// envCrashMid set kills a WriteFile midway instead of before it: after
+	// the temporary file has all its bytes, before the rename.
+	envCrashMid = "FERRY_CRASH_CHILD_MID"
 )
 
 // killingHost is a LocalHost that sends itself SIGKILL just before its
@@ -35,18 +38,39 @@ const (
 type killingHost struct {
 	*LocalHost
 	at, calls int
+	mid       bool // a WriteFile at call at dies midway, not before
+}
+
+func die() {
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	time.Sleep(time.Minute) // the signal is on its way
 }
 
 func (h *killingHost) hit() {
 	h.calls++
 	if h.calls == h.at {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		time.Sleep(time.Minute) // the signal is on its way
+		die()
 	}
 }
 
+// dyingReader reads r to its end, then kills the process.
+type dyingReader struct{ r io.Reader }
+
+func (d dyingReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err == io.EOF {
+		die()
+	}
+	return n, err
+}
+
 func (h *killingHost) WriteFile(ctx context.Context, p string, r io.Reader, m fs.FileMode) error {
-	h.hit()
+	if h.mid && h.calls+1 == h.at {
+		h.calls++
+		r = dyingReader{r}
+	} else {
+		h.hit()
+	}
 	return h.LocalHost.WriteFile(ctx, p, r, m)
 }
 
@@ -99,7 +123,7 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	h := &killingHost{LocalHost: lh, at: n}
+	h := &killingHost{LocalHost: lh, at: n, mid: os.Getenv(envCrashMid) != ""}
 	_, err = Install(context.Background(), Options{
 		Host: h, Bundle: f, ReadOptions: []bundle.ReadOption{bundle.WithVerifier(v)},
 		Node: manifests.Node{Role: manifests.RoleServer, Token: "fixed-token"}, Arch: arch, Init: InitSystemd,
@@ -113,13 +137,16 @@ func TestCrashChild(t *testing.T) {
 // runCrashChild runs the install in a child process that kills itself at
 // mutating call at (0: never) and reports whether it died by SIGKILL and
 // the number of calls it made when it did not.
-func runCrashChild(t *testing.T, root, bundlePath string, at int) (killed bool, calls int) {
+func runCrashChild(t *testing.T, root, bundlePath string, at int, mid bool) (killed bool, calls int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envCrashAt+"="+strconv.Itoa(at), envCrashRoot+"="+root,
 		envCrashBundle+"="+bundlePath, envCrashPub+"="+pubKey(t))
+	if mid {
+		cmd.Env = append(cmd.Env, envCrashMid+"=1")
+	}
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL {
@@ -136,7 +163,8 @@ func runCrashChild(t *testing.T, root, bundlePath string, at int) (killed bool, 
 
 // TestKill9AtSeededOps kills an install process with SIGKILL just before
 // a mutating host operation drawn from a seeded generator (FERRY_SEED,
-// default 1), over every operation an install makes: staging, rendering,
+// default 1), or midway through it when it is a file write (the temporary
+// file complete, not yet renamed), over every operation an install makes: staging, rendering,
 // the journal, each backup and rename, state.json and the removal of
 // staging. A rerun in a fresh process must give exactly the tree of a clean
 // install, and uninstall exactly the original tree. 50 kills with
@@ -149,7 +177,7 @@ func TestKill9AtSeededOps(t *testing.T) {
 	clean := t.TempDir()
 	seedForeign(t, clean)
 	original := snapshot(t, clean)
-	killed, total := runCrashChild(t, clean, bp, 0)
+	killed, total := runCrashChild(t, clean, bp, 0, false)
 	if killed || total < 30 {
 		t.Fatalf("clean child: killed %v after %d calls; want a full install of at least 30 calls", killed, total)
 	}
@@ -158,16 +186,24 @@ func TestKill9AtSeededOps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0xc0ffee))
 	runs := crashRuns()
 	var crashes, converged int
-	for i := range runs {
-		at := 1 + rng.IntN(total)
-		t.Run(fmt.Sprintf("run%02d-op%d", i, at), func(t *testing.T) {
+	for i := range runs + 1 {
+		at, mid := 1+rng.IntN(total), rng.IntN(2) == 1
+		if i == runs {
+			// Regression: a kill while state.json's temporary file is
+			// complete but not renamed left that file behind for ever.
+			at, mid = total-1, true
+		}
+		t.Run(fmt.Sprintf("run%02d-op%d-mid%v", i, at, mid), func(t *testing.T) {
 			root := t.TempDir()
 			seedForeign(t, root)
-			if k, _ := runCrashChild(t, root, bp, at); !k {
+			k, _ := runCrashChild(t, root, bp, at, mid)
+			if !k && !mid {
 				t.Fatalf("the child was not killed at call %d of %d", at, total)
 			}
-			crashes++
-			if k, _ := runCrashChild(t, root, bp, 0); k {
+			if k {
+				crashes++
+			}
+			if k, _ := runCrashChild(t, root, bp, 0, false); k {
 				t.Fatal("the rerun was killed")
 			}
 			if d := diffSnapshots(want, stable(snapshot(t, root))); d != "" {
@@ -183,5 +219,5 @@ func TestKill9AtSeededOps(t *testing.T) {
 			converged++
 		})
 	}
-	t.Logf("seed %d: %d kills injected at seeded operations (of %d per install), %d converged", seed, crashes, total, converged)
+	t.Logf("seed %d: %d kills injected at seeded operations (of %d per install) and 1 fixed, %d converged", seed, crashes-1, total, converged)
 }

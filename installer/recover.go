@@ -33,6 +33,15 @@ func recoverStale(ctx context.Context, h Host, log io.Writer) error {
 		st = nil
 	}
 	for _, e := range ents {
+		// A state.json write cut short leaves its temporary file; it was
+		// never renamed, so nothing acted on it.
+		if !e.IsDir() && strings.HasPrefix(e.Name(), "."+path.Base(StateFile)+".tmp-") {
+			fmt.Fprintf(log, "removing %s left by an interrupted write\n", e.Name())
+			if err := h.Remove(ctx, path.Join(FerryDir, e.Name())); err != nil {
+				return err
+			}
+			continue
+		}
 		if !e.IsDir() || !strings.HasPrefix(e.Name(), stagingPrefix) {
 			continue
 		}
