@@ -116,7 +116,7 @@ func TestSystemdAndOpenRCCommands(t *testing.T) {
 	}{
 		{name: "systemd", m: func(r Runner) Manager { return &Systemd{Runner: r} }, run: all,
 			answers: map[string]string{"systemctl is-active k3s.service": "active\n", "systemctl is-enabled k3s.service": "enabled\n"},
-			want: []string{"systemctl daemon-reload", "systemctl enable k3s.service", "systemctl start k3s.service", "systemctl stop k3s.service",
+			want: []string{"systemctl daemon-reload", "systemctl enable k3s.service", "systemctl start --no-block k3s.service", "systemctl stop k3s.service",
 				"systemctl disable k3s.service", "systemctl is-active k3s.service", "systemctl is-enabled k3s.service"},
 			active: true, enabled: true},
 		{name: "systemd inactive", m: func(r Runner) Manager { return &Systemd{Root: "/", Runner: r} },
@@ -136,7 +136,7 @@ func TestSystemdAndOpenRCCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &recorder{answers: map[string]string{"systemctl daemon-reload": "", "systemctl enable k3s.service": "", "systemctl start k3s.service": "", "systemctl stop k3s.service": "", "systemctl disable k3s.service": ""}}
+			r := &recorder{answers: map[string]string{"systemctl daemon-reload": "", "systemctl enable k3s.service": "", "systemctl start --no-block k3s.service": "", "systemctl stop k3s.service": "", "systemctl disable k3s.service": ""}}
 			for k, v := range tt.answers {
 				r.answers[k] = v
 			}
@@ -200,7 +200,7 @@ func TestPrintRunner(t *testing.T) {
 	if active, _ := m.IsActive(ctx, "k3s"); active {
 		t.Error("IsActive under a dry run = true")
 	}
-	want := "run systemctl daemon-reload\nrun systemctl enable k3s.service\nrun systemctl start k3s.service\nrun systemctl is-active k3s.service\n"
+	want := "run systemctl daemon-reload\nrun systemctl enable k3s.service\nrun systemctl start --no-block k3s.service\nrun systemctl is-active k3s.service\n"
 	if buf.String() != want {
 		t.Errorf("printed:\n%s\nwant:\n%s", buf.String(), want)
 	}

@@ -76,7 +76,10 @@ func (s *Systemd) Start(ctx context.Context, unit string) error {
 	if s.offline() {
 		return fmt.Errorf("start %s: %w", unitFile(unit), ErrOfflineRoot)
 	}
-	if _, err := s.systemctl(ctx, "start", unitFile(unit)); err != nil {
+	// --no-block: k3s's unit is Type=notify with TimeoutStartSec=0, so a
+	// blocking start of a k3s that never becomes ready would never return.
+	// The caller's WaitReady bounds the wait instead, with its timeout.
+	if _, err := s.systemctl(ctx, "start", "--no-block", unitFile(unit)); err != nil {
 		return fmt.Errorf("start %s (see journalctl -u %s): %w", unitFile(unit), serviceName(unit), err)
 	}
 	return nil
