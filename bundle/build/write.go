@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ferry-k3s/ferry/bundle"
-	"github.com/ferry-k3s/ferry/bundle/images"
 )
 
 // Summary describes a finished build.
@@ -90,9 +88,29 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	if c.prog != nil {
 		wopts = append(wopts, bundle.WithWriteProgress(c.prog.write))
 	}
-	res, err := bundle.WriteFile(ctx, out, *m, sources, wopts...)
+	key, final, err := bundleKey(m, sources, &o, created)
 	if err != nil {
 		return nil, err
+	}
+	var res *bundle.Result
+	if o.Split == 0 { // parts are not kept for reuse
+		r, ok, err := reuseBundle(ctx, &o, key, out)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			o.logf("bundle reused from cache: its inputs are unchanged")
+			sum, _ := hex.DecodeString(r.SHA256)
+			res = &bundle.Result{Manifest: final, Size: r.Size, SHA256: sum}
+		}
+	}
+	if res == nil {
+		if res, err = bundle.WriteFile(ctx, out, *m, sources, wopts...); err != nil {
+			return nil, err
+		}
+		if o.Split == 0 {
+			keepBundle(&o, key, out, res)
+		}
 	}
 	sum := &Summary{
 		Bundle: out, Size: res.Size, SHA256: hex.EncodeToString(res.SHA256), Signed: o.Signer != nil, KeyID: res.Manifest.KeyID,
@@ -149,11 +167,11 @@ func (p *Plan) sources(ctx context.Context, o *Options, c *clients, created time
 			continue
 		}
 		path := "images/" + arch + "/ferry-images.tar"
-		file, sum, size, err := imageArchive(ctx, o, c, arch, imgs)
+		a, err := imageArchive(ctx, o, c, arch, imgs)
 		if err != nil {
 			return nil, nil, err
 		}
-		srcs = append(srcs, fileSource(bundle.Entry{Path: path, Size: size, SHA256: sum, Role: bundle.RoleImages, Arch: arch}, file))
+		srcs = append(srcs, bundle.Source{Entry: bundle.Entry{Path: path, Size: a.Size, SHA256: a.SHA256, Role: bundle.RoleImages, Arch: arch}, Open: a.open})
 		for _, im := range imgs {
 			m.Images = append(m.Images, bundle.Image{Ref: im.Ref, Digest: im.Digest, Arch: arch, Archive: path})
 		}
@@ -178,53 +196,4 @@ func (p *Plan) sources(ctx context.Context, o *Options, c *clients, created time
 		Open:  func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(sbom))), nil },
 	})
 	return srcs, m, nil
-}
-
-// imageArchive returns arch's image archive from the cache, writing it
-// when absent. The archive is a deterministic function of the pinned
-// images, so it is cached under a key made of them: a rebuild with the same
-// images reuses it without reading a blob.
-func imageArchive(ctx context.Context, o *Options, c *clients, arch string, imgs []images.Resolved) (path, sum string, size int64, err error) {
-	key := sha256.New()
-	fmt.Fprintf(key, "ferry-images v1 %s\n", arch)
-	for _, im := range imgs {
-		fmt.Fprintf(key, "%s@%s\n", im.Ref, im.Digest)
-	}
-	dir := filepath.Join(o.CacheDir, "archives")
-	path = filepath.Join(dir, hex.EncodeToString(key.Sum(nil))+".tar")
-	if b, err := os.ReadFile(path + ".sha256"); err == nil {
-		if st, err := os.Stat(path); err == nil {
-			o.logf("images for %s: archive reused from cache (%d MiB)", arch, st.Size()>>20)
-			return path, strings.TrimSpace(string(b)), st.Size(), nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", "", 0, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", 0, fmt.Errorf("image archive: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".archive-*")
-	if err != nil {
-		return "", "", 0, fmt.Errorf("image archive: %w", err)
-	}
-	defer os.Remove(f.Name())
-	h := sha256.New()
-	res, err := images.WriteArchive(ctx, io.MultiWriter(f, h), imgs, c.images...)
-	if err == nil {
-		err = f.Close()
-	} else {
-		f.Close()
-	}
-	if err != nil {
-		return "", "", 0, fmt.Errorf("image archive for %s: %w", arch, err)
-	}
-	sum = hex.EncodeToString(h.Sum(nil))
-	if err := os.Rename(f.Name(), path); err != nil {
-		return "", "", 0, err
-	}
-	if err := os.WriteFile(path+".sha256", []byte(sum+"\n"), 0o644); err != nil {
-		return "", "", 0, err
-	}
-	o.logf("images for %s: %d images, %d layers (%d shared), %d MiB", arch, len(res.Images), res.Layers, res.SharedLayers, res.Bytes>>20)
-	return path, sum, res.Bytes, nil
 }

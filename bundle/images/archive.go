@@ -112,7 +112,7 @@ func WriteArchive(ctx context.Context, w io.Writer, imgs []Resolved, opts ...Opt
 			}
 		}
 	}
-	n, err := writeLayout(ctx, w, st, pins, names, blobs)
+	n, err := writeLayout(ctx, w, st, pins, names, blobs, !o.skipRehash)
 	res.Bytes = n
 	if err != nil {
 		return nil, err
