@@ -98,7 +98,7 @@ func writeAtomic(dst string, r io.Reader, mode fs.FileMode) (err error) {
 	dir := filepath.Dir(dst)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
+		return writeErr(dst, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -108,21 +108,29 @@ func writeAtomic(dst string, r io.Reader, mode fs.FileMode) (err error) {
 		}
 	}()
 	if _, err = io.Copy(f, r); err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
+		return writeErr(dst, err)
 	}
 	if err = f.Chmod(mode.Perm()); err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
+		return writeErr(dst, err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: sync: %w", dst, err)
+		return writeErr(dst, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
+		return writeErr(dst, err)
 	}
 	if err = os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
+		return writeErr(dst, err)
 	}
 	return syncDir(dir)
+}
+
+// writeErr names the file and, for a full disk, says what to do.
+func writeErr(dst string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("write %s: %w: free space on that filesystem (df -h %s) and run again", dst, err, filepath.Dir(dst))
+	}
+	return fmt.Errorf("write %s: %w", dst, err)
 }
 
 func syncDir(dir string) error {

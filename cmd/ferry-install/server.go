@@ -129,7 +129,7 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 	}
 	res, err := installer.Install(ctx, iopts)
 	if err != nil {
-		return err
+		return fmt.Errorf("install from %s: %w", opts.Bundle, err)
 	}
 	return printInstall(cmd.OutOrStdout(), opts, res, host, node.TLSSANs)
 }

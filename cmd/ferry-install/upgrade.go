@@ -105,7 +105,7 @@ func runUpgrade(cmd *cobra.Command, opts *globalOptions, f *upgradeFlags) error 
 	}
 	res, err := installer.Upgrade(ctx, uo)
 	if err != nil {
-		return err
+		return fmt.Errorf("upgrade from %s: %w", opts.Bundle, err)
 	}
 	if opts.JSON {
 		return bundle.WriteJSON(cmd.OutOrStdout(), res)
