@@ -3,6 +3,8 @@ package build_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -272,4 +274,82 @@ charts:
 	if len(p.Refs) != 1 || !strings.HasSuffix(p.Refs[0], "nfs-subdirectory-external-provisioner:v4.0.2") {
 		t.Errorf("images from the local chart: %v", p.Refs)
 	}
+}
+
+// TestBuildExtraFilesAndBadSources: extra files land under files/ with
+// their host path and mode; a wrong upstream checksum, a wrong file digest
+// and a chart that fails to render each stop the build with a clear error.
+func TestBuildExtraFilesAndBadSources(t *testing.T) {
+	env, s, v := startDemo(t)
+	dir := t.TempDir()
+	rpm := filepath.Join(dir, "k3s-selinux-1.6-1.el9.noarch.rpm")
+	os.WriteFile(rpm, []byte("not really an rpm"), 0o644)
+	got, _ := os.ReadFile(rpm)
+	sum := sha256sum(got)
+	if err := os.CopyFS(filepath.Join(dir, "broken"), os.DirFS("../../testdata/charts/broken")); err != nil {
+		t.Fatal(err)
+	}
+	base := `apiVersion: ferry.k3s.io/v1
+kind: Bundle
+metadata: {name: files, version: 0.1.0}
+k3s: {version: ` + demo.K3sVersion + `, source: ` + env.ReleaseURL + `}
+`
+	files := `files:
+  - source: ./k3s-selinux-1.6-1.el9.noarch.rpm
+    sha256: ` + sum + `
+    hostPath: /var/lib/ferry/files/k3s-selinux.rpm
+    mode: "0600"
+`
+	write := func(text string) string {
+		p := filepath.Join(dir, "ferry.yaml")
+		os.WriteFile(p, []byte(text), 0o644)
+		return p
+	}
+	o := opts(env, s, t.TempDir(), t.TempDir())
+	o.SpecPath = write(base + files)
+	res, err := build.Build(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bundle.VerifyFile(context.Background(), res.Bundle, v, bundle.WithVerifier(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := rep.Manifest.Entry("files/k3s-selinux-1.6-1.el9.noarch.rpm")
+	if !ok || e.HostPath != "/var/lib/ferry/files/k3s-selinux.rpm" || e.Mode != 0o600 || e.Role != bundle.RoleFile {
+		t.Errorf("extra file entry: %+v (present %v)", e, ok)
+	}
+
+	bad := []struct{ name, spec, want string }{
+		{"wrong file digest", base + strings.Replace(files, sum, strings.Repeat("a", 64), 1), "does not match the expected sha256"},
+		{"chart fails to render", base + "charts:\n  - name: broken\n    repo: ./broken\n    version: 0.1.0\n", "render chart broken 0.1.0: template broken/templates/"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			o := opts(env, s, t.TempDir(), t.TempDir())
+			o.SpecPath = write(tc.spec)
+			_, err := build.Build(context.Background(), o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("wrong upstream checksum", func(t *testing.T) {
+		bad, err := demo.Start(context.Background(), t.TempDir(), demo.Options{CorruptChecksum: "k3s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bad.Close()
+		o := opts(bad, s, t.TempDir(), t.TempDir())
+		_, err = build.Build(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), "k3s") || !strings.Contains(err.Error(), "amd64") {
+			t.Fatalf("got %v, want an error naming the asset and arch", err)
+		}
+		t.Log(err)
+	})
+}
+
+func sha256sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }

@@ -49,6 +49,9 @@ type Options struct {
 	// AirgapPadding adds this many incompressible bytes to the airgap
 	// tarball (benchmarks); default 0.
 	AirgapPadding int64
+	// CorruptChecksum names a release asset (e.g. "k3s") whose line in the
+	// release's checksum list is wrong, for tests of that failure.
+	CorruptChecksum string
 	// Password of the generated signing key; default "demo".
 	Password string
 	// Registry, when set (host:port on loopback), receives the images
@@ -119,7 +122,7 @@ func Start(ctx context.Context, dir string, o Options) (_ *Env, err error) {
 		return nil, err
 	}
 	rel := filepath.Join(dir, "release")
-	if _, err := releasetest.Write(rel, K3sVersion, o.Arches, releasetest.Options{BinarySize: o.BinarySize, AirgapPadding: o.AirgapPadding}); err != nil {
+	if _, err := releasetest.Write(rel, K3sVersion, o.Arches, releasetest.Options{BinarySize: o.BinarySize, AirgapPadding: o.AirgapPadding, CorruptChecksum: o.CorruptChecksum}); err != nil {
 		return nil, fmt.Errorf("demo release: %w", err)
 	}
 	e.ReleaseURL = e.serve(releasetest.Handler(rel)).URL
