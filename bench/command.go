@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -19,6 +18,9 @@ type Sample struct {
 	// MaxRSS is the peak resident set (bytes) of the largest process the
 	// command ran, as /usr/bin/time reports it.
 	MaxRSS int64
+	// CPU is the user plus system time of the command and its children:
+	// less disturbed than Wall by other load on a shared machine.
+	CPU time.Duration
 	// Stdout is what the command printed.
 	Stdout []byte
 }
@@ -37,7 +39,7 @@ type Runner struct {
 // the command's stderr.
 func (r *Runner) Run(ctx context.Context, name string, args ...string) (Sample, error) {
 	rssFile := filepath.Join(r.Dir, "time.out")
-	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, name}, args...)...)
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-f", "%M %U %S", "-o", rssFile, name}, args...)...)
 	cmd.Env = append(os.Environ(), r.Env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -51,11 +53,15 @@ func (r *Runner) Run(ctx context.Context, name string, args ...string) (Sample, 
 	if err != nil {
 		return Sample{}, fmt.Errorf("read /usr/bin/time output: %w", err)
 	}
-	kb, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
-	if err != nil {
-		return Sample{}, fmt.Errorf("/usr/bin/time wrote %q, want kilobytes", raw)
+	// The last line holds the numbers (earlier ones may be warnings).
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	var kb int64
+	var user, sys float64
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "%d %f %f", &kb, &user, &sys); err != nil {
+		return Sample{}, fmt.Errorf("/usr/bin/time wrote %q, want kilobytes and seconds: %w", raw, err)
 	}
-	return Sample{Wall: wall, MaxRSS: kb << 10, Stdout: stdout.Bytes()}, nil
+	cpu := time.Duration((user + sys) * float64(time.Second))
+	return Sample{Wall: wall, MaxRSS: kb << 10, CPU: cpu, Stdout: stdout.Bytes()}, nil
 }
 
 // Shell runs script with sh -c, measured like Run.
@@ -76,6 +82,7 @@ func Sum(ss ...Sample) Sample {
 	var t Sample
 	for _, s := range ss {
 		t.Wall += s.Wall
+		t.CPU += s.CPU
 		t.MaxRSS = max(t.MaxRSS, s.MaxRSS)
 	}
 	return t

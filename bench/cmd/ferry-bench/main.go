@@ -24,9 +24,34 @@ func main() {
 	divisor := flag.Int("small-divisor", 4, "the small fixture is the large one divided by this")
 	only := flag.String("only", "", "run one fixture: large or small (default both)")
 	dir := flag.String("dir", os.TempDir(), "scratch directory (needs about 8x the large bundle free)")
+	compare := flag.String("compare", "", "instead: time cold and warm builds of these ferry binaries (comma-separated), alternating, on the large fixture")
+	serve := flag.String("serve", "", "instead: generate the large fixture (scaled by -small-divisor) in this directory, print its spec, key and password, and serve it until interrupted")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if *serve != "" {
+		large := bench.Large
+		large.LayerMiB = *layers
+		w, err := bench.StartWorld(ctx, *serve, large.Divide("served", *divisor))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("spec %s\nkey %s\npub %s\nFERRY_PASSWORD=%s\n", w.Env.SpecPath, w.Env.KeyPath, w.Env.PubPath, w.Env.Password)
+		<-ctx.Done()
+		w.Env.Close()
+		return
+	}
+	if *compare != "" {
+		large := bench.Large
+		large.LayerMiB = *layers
+		cfg := bench.Config{Dir: *dir, Runs: *runs, Log: os.Stderr}
+		if err := bench.Compare(ctx, cfg, large, strings.Split(*compare, ","), os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "ferry-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, *runs, *layers, *divisor, *only, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "ferry-bench:", err)
 		os.Exit(1)
