@@ -14,8 +14,8 @@ import (
 // between them run by run so that load on a shared machine falls on all
 // alike. It writes a Markdown table of wall and CPU time and peak RSS.
 func Compare(ctx context.Context, c Config, s Scale, bins []string, out io.Writer) error {
-	work := filepath.Join(c.Dir, s.Name)
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	work, err := os.MkdirTemp(c.Dir, "ferry-compare-")
+	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
