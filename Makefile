@@ -33,9 +33,9 @@ fuzz:
 	done
 
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
+	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # End-to-end benchmark (several minutes; not part of test): ferry build,
 # verify and install beside crane/curl/tar|zstd/cosign/sha256sum on the

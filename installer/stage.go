@@ -149,8 +149,3 @@ func (s *stagePhase) Undo(ctx context.Context) error {
 	removeEmptyDirs(ctx, s.p.host, s.created)
 	return errors.Join(errs...)
 }
-
-// cleanup removes the staging directory after a successful install.
-func (s *stagePhase) cleanup(ctx context.Context) error {
-	return s.p.host.RemoveAll(ctx, s.p.staging())
-}

@@ -129,7 +129,6 @@ func writeState(ctx context.Context, h Host, s *State) error {
 // recordPhase writes state.json, the commit point of an install.
 type recordPhase struct {
 	p       *plan
-	state   *State
 	written bool
 }
 

@@ -27,7 +27,7 @@ func parseRef(s string) (imageRef, error) {
 	}
 	ref, err := name.ParseReference(s)
 	if err != nil {
-		return imageRef{}, fmt.Errorf("image %q: %w: write it as registry/repository:tag or registry/repository@sha256:...", s, err)
+		return imageRef{}, fmt.Errorf("image %q: %w: write it as registry/repository:tag or registry/repository@sha256:<digest>", s, err)
 	}
 	r := imageRef{ref: ref, repo: normalRepo(ref.Context())}
 	switch v := ref.(type) {

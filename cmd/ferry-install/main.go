@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ferry-k3s/ferry/bundle"
 	"github.com/ferry-k3s/ferry/cmd/internal/bundlecmd"
 )
 
@@ -79,12 +78,4 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ferry-install:", err)
 		os.Exit(exitCode(err))
 	}
-}
-
-// readOptions turns --key / --insecure-skip-signature into bundle reader
-// options (with a loud warning when the signature is skipped).
-func readOptions(cmd *cobra.Command, key string, skip bool) ([]bundle.ReadOption, error) {
-	t := bundlecmd.Trust{Key: key, InsecureSkipSignature: skip}
-	_, opts, err := t.Load(cmd.ErrOrStderr())
-	return opts, err
 }

@@ -55,7 +55,7 @@ func parseUnit(b []byte) (unitSpec, error) {
 		case "Environment":
 			words, err := splitWords(val)
 			if err != nil {
-				return u, fmt.Errorf("Environment=%s: %w", val, err)
+				return u, fmt.Errorf("unit line Environment=%s: %w", val, err)
 			}
 			u.Env = append(u.Env, words...)
 		case "EnvironmentFile":
