@@ -95,7 +95,8 @@ func WriteArchive(ctx context.Context, w io.Writer, imgs []Resolved, opts ...Opt
 		return nil, err
 	}
 	blobs := collectBlobs(pins)
-	if err := c.pullBlobs(ctx, blobs); err != nil {
+	fresh, err := c.pullBlobs(ctx, blobs)
+	if err != nil {
 		return nil, err
 	}
 	res := &ArchiveResult{}
@@ -112,7 +113,10 @@ func WriteArchive(ctx context.Context, w io.Writer, imgs []Resolved, opts ...Opt
 			}
 		}
 	}
-	n, err := writeLayout(ctx, w, st, pins, names, blobs, !o.skipRehash)
+	// A blob downloaded just now was hashed on its way into the store;
+	// only blobs that were already cached are hashed again.
+	rehash := func(digest string) bool { return !o.skipRehash && !fresh[digest] }
+	n, err := writeLayout(ctx, w, st, pins, names, blobs, rehash)
 	res.Bytes = n
 	if err != nil {
 		return nil, err
@@ -218,8 +222,8 @@ func mustHash(s string) v1.Hash {
 }
 
 // pullBlobs downloads the blobs missing from the store, in parallel,
-// stopping at the first failure.
-func (c *client) pullBlobs(ctx context.Context, blobs map[string]*blobNeed) error {
+// stopping at the first failure. It returns the digests it downloaded.
+func (c *client) pullBlobs(ctx context.Context, blobs map[string]*blobNeed) (map[string]bool, error) {
 	var missing []string
 	var total int64
 	for d, b := range blobs {
@@ -243,8 +247,15 @@ func (c *client) pullBlobs(ctx context.Context, blobs map[string]*blobNeed) erro
 	// Report the first real failure, not the cancellations it caused.
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return err
+			return nil, err
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	fresh := make(map[string]bool, len(missing))
+	for _, d := range missing {
+		fresh[d] = true
+	}
+	return fresh, nil
 }

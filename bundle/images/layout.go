@@ -42,8 +42,9 @@ func blobPath(digest string) string {
 
 // writeLayout writes the archive: blobs/ (sorted by digest), index.json,
 // manifest.json, oci-layout; entries in byte order of their names, like
-// `docker save`. It returns the bytes written.
-func writeLayout(ctx context.Context, w io.Writer, st *store, pins []*pinned, names map[string]string, blobs map[string]*blobNeed, rehash bool) (int64, error) {
+// `docker save`. Blobs for which rehash is true are hashed again as they
+// are copied. It returns the bytes written.
+func writeLayout(ctx context.Context, w io.Writer, st *store, pins []*pinned, names map[string]string, blobs map[string]*blobNeed, rehash func(digest string) bool) (int64, error) {
 	byDigest := map[string]*pinned{}
 	for _, p := range pins {
 		byDigest[p.doc.digest] = p
@@ -72,7 +73,7 @@ func writeLayout(ctx context.Context, w io.Writer, st *store, pins []*pinned, na
 		if err := ctx.Err(); err != nil {
 			return cw.n, err
 		}
-		if err := copyBlob(tw, st, d, blobs[d].size, rehash); err != nil {
+		if err := copyBlob(tw, st, d, blobs[d].size, rehash(d)); err != nil {
 			return cw.n, err
 		}
 	}
