@@ -85,6 +85,7 @@ func run(ctx context.Context, runs, layers, divisor int, only, dir string) error
 		return fmt.Errorf("-only %q: use large or small", only)
 	}
 	cfg := bench.Config{Tools: tools, Dir: scratch, Runs: runs, Log: os.Stderr}
+	startLoad := loadavg()
 	var reps []*bench.Report
 	start := time.Now()
 	for _, s := range scales {
@@ -95,14 +96,14 @@ func run(ctx context.Context, runs, layers, divisor int, only, dir string) error
 		reps = append(reps, r)
 	}
 	fmt.Printf("## Ferry benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Printf("Machine: %s\n\n", machine(ctx))
+	fmt.Printf("Machine: %s; load average (1, 5, 15 min) at the start %s, at the end %s\n\n", machine(ctx), startLoad, loadavg())
 	for _, r := range reps {
 		r.WriteMarkdown(os.Stdout)
 	}
 	fmt.Println("### Peak RSS")
 	fmt.Println()
 	bench.WriteRSS(os.Stdout, reps)
-	fmt.Printf("Total benchmark time %s; load average at the end: %s\n", bench.Elapsed(time.Since(start)), loadavg())
+	fmt.Printf("Total benchmark time %s.\n", bench.Elapsed(time.Since(start)))
 	return nil
 }
 
@@ -126,7 +127,7 @@ func machine(ctx context.Context) string {
 			}
 		}
 	}
-	return fmt.Sprintf("%s, nproc %d, %s, %s/%s, load average at start %s", model, runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, loadavg())
+	return fmt.Sprintf("%s, nproc %d, %s, %s/%s", model, runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH)
 }
 
 func loadavg() string {
