@@ -108,8 +108,16 @@ func runOnce(ctx context.Context, c *Config, run *Runner, w *World, rep *Report,
 		}
 		return smp, sum, err
 	}
-	c.logf("%s run %d: ferry build, cold cache", rep.Scale.Name, i+1)
-	cold, sum, err := build(out)
+	var sum summary
+	cold, base, err := pair(i, func() (Sample, error) {
+		c.logf("%s run %d: ferry build, cold cache", rep.Scale.Name, i+1)
+		smp, s, err := build(out)
+		sum = s
+		return smp, err
+	}, func() (Sample, error) {
+		c.logf("%s run %d: baseline crane + curl + tar|zstd + cosign", rep.Scale.Name, i+1)
+		return baselineBuild(ctx, run, t, w, rep.Build, work)
+	})
 	if err != nil {
 		return err
 	}
@@ -122,26 +130,20 @@ func runOnce(ctx context.Context, c *Config, run *Runner, w *World, rep *Report,
 	}
 	rep.Warm = append(rep.Warm, warm)
 	rep.WarmDownloaded = append(rep.WarmDownloaded, wsum.Download)
-	if err := os.RemoveAll(warmOut); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(cache); err != nil {
-		return err
-	}
-	c.logf("%s run %d: baseline crane + curl + tar|zstd + cosign", rep.Scale.Name, i+1)
-	base, err := baselineBuild(ctx, run, t, w, rep.Build, work)
-	if err != nil {
-		return err
+	for _, d := range []string{warmOut, cache} {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
 	}
 	rep.Build.Ours, rep.Build.Base = append(rep.Build.Ours, cold), append(rep.Build.Base, base)
 
 	bundle := sum.Bundle
 	c.logf("%s run %d: verify", rep.Scale.Name, i+1)
-	ov, err := run.Run(ctx, t.FerryInstall, "verify", bundle, "--key", w.Env.PubPath)
-	if err != nil {
-		return err
-	}
-	bv, err := run.Shell(ctx, fmt.Sprintf("zstd -dc %s | sha256sum", quote(bundle)))
+	ov, bv, err := pair(i, func() (Sample, error) {
+		return run.Run(ctx, t.FerryInstall, "verify", bundle, "--key", w.Env.PubPath)
+	}, func() (Sample, error) {
+		return run.Shell(ctx, fmt.Sprintf("zstd -dc %s | sha256sum", quote(bundle)))
+	})
 	if err != nil {
 		return err
 	}
@@ -157,12 +159,12 @@ func runOnce(ctx context.Context, c *Config, run *Runner, w *World, rep *Report,
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return err
 	}
-	oi, err := run.Run(ctx, t.FerryInstall, "server", "--bundle", bundle, "--key", w.Env.PubPath, "--root", root, "--no-start", "--skip-preflight",
-		"--set", "nfs-subdir-external-provisioner.nfs.server=10.0.0.2", "--set", "nfs-subdir-external-provisioner.nfs.path=/export")
-	if err != nil {
-		return err
-	}
-	bi, err := run.Shell(ctx, fmt.Sprintf("mkdir %s && zstd -dc %s | tar -x -C %s", quote(troot), quote(bundle), quote(troot)))
+	oi, bi, err := pair(i, func() (Sample, error) {
+		return run.Run(ctx, t.FerryInstall, "server", "--bundle", bundle, "--key", w.Env.PubPath, "--root", root, "--no-start", "--skip-preflight",
+			"--set", "nfs-subdir-external-provisioner.nfs.server=10.0.0.2", "--set", "nfs-subdir-external-provisioner.nfs.path=/export")
+	}, func() (Sample, error) {
+		return run.Shell(ctx, fmt.Sprintf("mkdir %s && zstd -dc %s | tar -x -C %s", quote(troot), quote(bundle), quote(troot)))
+	})
 	if err != nil {
 		return err
 	}
@@ -173,6 +175,24 @@ func runOnce(ctx context.Context, c *Config, run *Runner, w *World, rep *Report,
 		}
 	}
 	return nil
+}
+
+// pair runs ours and base back to back, ours first in even runs and the
+// baseline first in odd ones, so that neither always inherits the other's
+// page cache state or disk writeback.
+func pair(run int, ours, base func() (Sample, error)) (o, b Sample, err error) {
+	if run%2 == 1 {
+		if b, err = base(); err != nil {
+			return o, b, err
+		}
+		o, err = ours()
+		return o, b, err
+	}
+	if o, err = ours(); err != nil {
+		return o, b, err
+	}
+	b, err = base()
+	return o, b, err
 }
 
 // baselineBuild does by hand what ferry build does: crane pulls the images
