@@ -91,6 +91,18 @@ func (s *store) open(digest string) (*os.File, error) {
 // put stores the blob read from r under digest, checking the digest and
 // (when size >= 0) the size before it renames the blob into place.
 func (s *store) put(digest string, size int64, r io.Reader) error {
+	return s.write(digest, size, r, true)
+}
+
+// putVerified is put for a reader that itself fails, instead of reaching
+// io.EOF, when its content does not match digest (go-containerregistry's
+// blob readers do): hashing the content a second time here would only
+// cost a sha256 pass over every layer. The size is still checked.
+func (s *store) putVerified(digest string, size int64, r io.Reader) error {
+	return s.write(digest, size, r, false)
+}
+
+func (s *store) write(digest string, size int64, r io.Reader, hash bool) error {
 	final, err := s.path(digest)
 	if err != nil {
 		return err
@@ -101,7 +113,11 @@ func (s *store) put(digest string, size int64, r io.Reader) error {
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), r)
+	var dst io.Writer = tmp
+	if hash {
+		dst = io.MultiWriter(tmp, h)
+	}
+	n, err := io.Copy(dst, r)
 	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("cache blob %s: %w", digest, err)
@@ -109,7 +125,7 @@ func (s *store) put(digest string, size int64, r io.Reader) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("cache blob %s: %w", digest, err)
 	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); hash && got != digest {
 		return fmt.Errorf("blob %s: downloaded content has digest %s: the registry or a proxy altered it, try again", digest, got)
 	}
 	if size >= 0 && n != size {

@@ -188,7 +188,8 @@ func (c *client) fetchBlob(ctx context.Context, r imageRef, digest string, size 
 		return err
 	}
 	defer rc.Close()
-	if err := c.store.put(digest, size, meter.reader(rc, r.String(), digest)); err != nil {
+	// openBlob's reader checks the digest (and size) itself.
+	if err := c.store.putVerified(digest, size, meter.reader(rc, r.String(), digest)); err != nil {
 		if isNetworkError(err) {
 			return registryError(r.ref, r.String(), c.attempts(), err)
 		}

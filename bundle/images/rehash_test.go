@@ -6,10 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestWithoutCacheRehash damages a cached blob in place (same size): the
@@ -84,5 +88,54 @@ func firstLayer(t *testing.T, archive []byte) string {
 			t.Fatalf("manifest.json %s: %v", b, err)
 		}
 		return dm[0].Layers[0]
+	}
+}
+
+// TestTamperedDownloadIsRefused: a registry that alters blob bytes (same
+// length) fails the archive, and nothing it served lands in the cache,
+// though the store no longer hashes downloads itself (the blob reader
+// does).
+func TestTamperedDownloadIsRefused(t *testing.T) {
+	reg := newTestRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			if len(body) > 0 {
+				body[len(body)-1] ^= 0xff
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+		})
+	})
+	img := imageOf(t, v1.Platform{OS: "linux", Architecture: "amd64"}, layerOf(t, map[string]string{"bin/app": "app\n"}))
+	pushImage(t, reg.ref("app:1"), img)
+	cache := t.TempDir()
+	ctx := context.Background()
+	// Resolve reads the config blob, WriteArchive the layers: either may
+	// be the one that notices.
+	res, err := Resolve(ctx, []string{reg.ref("app:1")}, "amd64", fastOpts(WithCacheDir(cache))...)
+	if err == nil {
+		_, err = WriteArchive(ctx, io.Discard, res, fastOpts(WithCacheDir(cache))...)
+	}
+	if err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("err = %v, want a digest mismatch from a registry that alters blobs", err)
+	}
+	blobs, _ := filepath.Glob(filepath.Join(cache, "blobs", "sha256", "*"))
+	for _, b := range blobs {
+		raw, err := os.ReadFile(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sha256Digest(raw); got != "sha256:"+filepath.Base(b) {
+			t.Errorf("cache holds %s with content of digest %s", b, got)
+		}
 	}
 }
