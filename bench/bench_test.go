@@ -46,6 +46,16 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
+
+	t.Run("compare", func(t *testing.T) {
+		var table bytes.Buffer
+		if err := Compare(ctx, Config{Dir: dir, Runs: 1}, Large.Divide("tiny", 160), []string{tools.Ferry, tools.Ferry}, &table); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(table.String(), "| "+tools.Ferry+" |"); n != 2 {
+			t.Errorf("comparison has %d rows for the binary, want 2:\n%s", n, table.String())
+		}
+	})
 }
 
 func TestScaleDivide(t *testing.T) {
