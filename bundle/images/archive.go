@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -65,9 +64,10 @@ type blobNeed struct {
 // Digest), so the archive holds exactly what was resolved.
 //
 // Blobs are downloaded in parallel (WithJobs) into the cache (WithCacheDir,
-// or a temporary directory removed afterwards), then streamed into the tar
-// in a fixed order: the same images give the same bytes. Each blob is
-// written once however many images share it.
+// or a temporary directory removed afterwards) and streamed into the tar
+// in a fixed order, each as soon as it is in the cache: the same images
+// give the same bytes. Each blob is written once however many images share
+// it.
 func WriteArchive(ctx context.Context, w io.Writer, imgs []Resolved, opts ...Option) (*ArchiveResult, error) {
 	o := makeOptions(opts)
 	pins, names, err := planArchive(imgs)
@@ -95,10 +95,7 @@ func WriteArchive(ctx context.Context, w io.Writer, imgs []Resolved, opts ...Opt
 		return nil, err
 	}
 	blobs := collectBlobs(pins)
-	fresh, err := c.pullBlobs(ctx, blobs)
-	if err != nil {
-		return nil, err
-	}
+	pl := c.startPulls(ctx, blobs)
 	res := &ArchiveResult{}
 	for _, img := range imgs {
 		r, _ := parseRef(img.Ref)
@@ -115,11 +112,20 @@ func WriteArchive(ctx context.Context, w io.Writer, imgs []Resolved, opts ...Opt
 	}
 	// A blob downloaded just now was hashed on its way into the store;
 	// only blobs that were already cached are hashed again.
-	rehash := func(digest string) bool { return !o.skipRehash && !fresh[digest] }
-	n, err := writeLayout(ctx, w, st, pins, names, blobs, rehash)
+	rehash := func(digest string) bool { return !o.skipRehash && !pl.fresh(digest) }
+	n, err := writeLayout(ctx, w, st, pins, names, blobs, rehash, pl.wait)
 	res.Bytes = n
 	if err != nil {
+		pl.cancel()
+	}
+	perr := pl.finish()
+	switch {
+	case perr != nil && !errors.Is(perr, context.Canceled):
+		return nil, perr // the download failure is what stopped the archive
+	case err != nil:
 		return nil, err
+	case perr != nil:
+		return nil, perr
 	}
 	return res, nil
 }
@@ -219,43 +225,4 @@ func mustHash(s string) v1.Hash {
 		panic(fmt.Sprintf("digest %q checked earlier: %v", s, err))
 	}
 	return h
-}
-
-// pullBlobs downloads the blobs missing from the store, in parallel,
-// stopping at the first failure. It returns the digests it downloaded.
-func (c *client) pullBlobs(ctx context.Context, blobs map[string]*blobNeed) (map[string]bool, error) {
-	var missing []string
-	var total int64
-	for d, b := range blobs {
-		if !c.store.has(d, b.size) {
-			missing = append(missing, d)
-			total += b.size
-		}
-	}
-	slices.Sort(missing)
-	meter := newProgressMeter(c.o.progress, total)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := forEach(ctx, len(missing), c.o.jobs, func(ctx context.Context, i int) error {
-		b := blobs[missing[i]]
-		err := c.fetchBlob(ctx, b.r, missing[i], b.size, meter)
-		if err != nil {
-			cancel()
-		}
-		return err
-	})
-	// Report the first real failure, not the cancellations it caused.
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return nil, err
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	fresh := make(map[string]bool, len(missing))
-	for _, d := range missing {
-		fresh[d] = true
-	}
-	return fresh, nil
 }

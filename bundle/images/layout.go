@@ -42,9 +42,10 @@ func blobPath(digest string) string {
 
 // writeLayout writes the archive: blobs/ (sorted by digest), index.json,
 // manifest.json, oci-layout; entries in byte order of their names, like
-// `docker save`. Blobs for which rehash is true are hashed again as they
-// are copied. It returns the bytes written.
-func writeLayout(ctx context.Context, w io.Writer, st *store, pins []*pinned, names map[string]string, blobs map[string]*blobNeed, rehash func(digest string) bool) (int64, error) {
+// `docker save`. Each blob is copied once ready says it is in the store;
+// blobs for which rehash is true are hashed again as they are copied. It
+// returns the bytes written.
+func writeLayout(ctx context.Context, w io.Writer, st *store, pins []*pinned, names map[string]string, blobs map[string]*blobNeed, rehash func(digest string) bool, ready func(ctx context.Context, digest string) error) (int64, error) {
 	byDigest := map[string]*pinned{}
 	for _, p := range pins {
 		byDigest[p.doc.digest] = p
@@ -71,6 +72,9 @@ func writeLayout(ctx context.Context, w io.Writer, st *store, pins []*pinned, na
 	slices.Sort(digests)
 	for _, d := range digests {
 		if err := ctx.Err(); err != nil {
+			return cw.n, err
+		}
+		if err := ready(ctx, d); err != nil {
 			return cw.n, err
 		}
 		if err := copyBlob(tw, st, d, blobs[d].size, rehash(d)); err != nil {
