@@ -83,7 +83,11 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 		return nil, err
 	}
 	out := filepath.Join(o.OutDir, m.Name+"-"+m.Version+".ferry")
-	o.logf("writing %s: %d entries, %d MiB", out, len(sources), m.PayloadSize()>>20)
+	var payload int64
+	for _, src := range sources {
+		payload += src.Entry.Size
+	}
+	o.logf("writing %s: %d entries, %d MiB", out, len(sources), payload>>20)
 	wopts := []bundle.WriteOption{bundle.WithModTime(created), bundle.WithLevel(o.Level)}
 	if o.Signer != nil {
 		wopts = append(wopts, bundle.WithSigner(o.Signer))
