@@ -32,9 +32,10 @@ func (f *buildFlags) options(cmd *cobra.Command, g *globalOptions) (build.Option
 		o.Log = cmd.ErrOrStderr()
 	}
 	switch strings.ToLower(f.level) {
-	case "", "default":
-	case "fastest":
+	case "", "fastest":
 		o.Level = zstd.SpeedFastest
+	case "default":
+		o.Level = zstd.SpeedDefault
 	case "better":
 		o.Level = zstd.SpeedBetterCompression
 	case "best":
@@ -107,7 +108,7 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 	fl.BoolVar(&f.locked, "locked", false, "use ferry.lock.json's digests; fail if anything resolves differently")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ferry)")
 	fl.IntVar(&f.jobs, "jobs", 0, "parallel downloads (default min(8, 4 x CPUs))")
-	fl.StringVar(&f.level, "level", "default", "zstd level: fastest, default, better, best")
+	fl.StringVar(&f.level, "level", "fastest", "zstd level: fastest (stores already-compressed layers cheaply; chosen by measurement, see BENCHMARKS.md), default, better, best")
 	fl.StringVar(&f.split, "split", "", "write parts of at most SIZE (e.g. 3900M for FAT32) plus a signed NAME.parts.json")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "resolve everything and print the plan (images found in the charts); write no bundle")
 	fl.BoolVar(&f.unsigned, "insecure-unsigned", false, "write an unsigned bundle (experiments only)")
