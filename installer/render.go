@@ -159,14 +159,20 @@ func (s *renderPhase) files() ([]generated, error) {
 	if err != nil {
 		return nil, err
 	}
+	return renderFiles(s.p, tmpl, placedPaths(s.p))
+}
+
+// placedPaths lists what an install of p places from the bundle, plus the
+// multicall links: the files the uninstall script removes.
+func placedPaths(p *plan) []string {
 	var placed []string
-	for _, it := range s.p.items {
+	for _, it := range p.items {
 		placed = append(placed, it.Dest)
 	}
 	for _, name := range multicall {
 		placed = append(placed, path.Join(BinDir, name))
 	}
-	return renderFiles(s.p, tmpl, placed)
+	return placed
 }
 
 func (s *renderPhase) Run(ctx context.Context) error {

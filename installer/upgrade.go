@@ -238,14 +238,7 @@ func (s *upgradeRenderPhase) files() ([]generated, error) {
 	if err != nil {
 		return nil, err
 	}
-	var placed []string
-	for _, it := range s.p.items {
-		placed = append(placed, it.Dest)
-	}
-	for _, name := range multicall {
-		placed = append(placed, path.Join(BinDir, name))
-	}
-	gen, err := renderFiles(s.p, tmpl, placed)
+	gen, err := renderFiles(s.p, tmpl, placedPaths(s.p))
 	if err != nil {
 		return nil, err
 	}
