@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -98,21 +97,14 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 	if err != nil {
 		return err
 	}
-	host, err := installer.NewLocalHost(opts.Root)
+	tg, err := openTarget(opts, stderr)
 	if err != nil {
 		return err
 	}
-	_, ropts, err := opts.trust.Load(stderr)
-	if err != nil {
-		return err
-	}
-	rc, err := bundle.OpenFile(opts.Bundle)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
+	defer tg.close()
+	host := tg.host
 	iopts := installer.Options{
-		Host: host, Bundle: bufio.NewReaderSize(rc, 1<<20), ReadOptions: ropts,
+		Host: host, Bundle: tg.bundle, ReadOptions: tg.ropts,
 		Node: node, SiteValues: site, Timeout: f.Timeout,
 		DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: stderr,
 		Preflight: preflightFunc(opts, f, role, stderr),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -78,21 +77,14 @@ func runUpgrade(cmd *cobra.Command, opts *globalOptions, f *upgradeFlags) error 
 			config = map[string]any{}
 		}
 	}
-	host, err := installer.NewLocalHost(opts.Root)
+	tg, err := openTarget(opts, stderr)
 	if err != nil {
 		return err
 	}
-	_, ropts, err := opts.trust.Load(stderr)
-	if err != nil {
-		return err
-	}
-	rc, err := bundle.OpenFile(opts.Bundle)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
+	defer tg.close()
+	host := tg.host
 	uo := installer.UpgradeOptions{
-		Host: host, Bundle: bufio.NewReaderSize(rc, 1<<20), ReadOptions: ropts,
+		Host: host, Bundle: tg.bundle, ReadOptions: tg.ropts,
 		AllowDowngrade: f.AllowDowngrade, Reinstall: f.Reinstall, SiteValues: site, Config: config,
 		Timeout: f.Timeout, DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: stderr,
 	}
