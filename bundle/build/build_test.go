@@ -353,3 +353,23 @@ func sha256sum(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// TestBuildSplit: --split writes parts that verify from the first one.
+func TestBuildSplit(t *testing.T) {
+	env, s, v := startDemo(t)
+	o := opts(env, s, t.TempDir(), t.TempDir())
+	o.Split = bundle.MinPartSize
+	sum, err := build.Build(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Parts) == 0 || sum.Parts[0] != bundle.PartPath(sum.Bundle, 1) {
+		t.Fatalf("summary parts %v", sum.Parts)
+	}
+	if _, err := os.Stat(sum.Bundle); err == nil {
+		t.Error("a split build also wrote the whole bundle")
+	}
+	if _, err := bundle.VerifyFile(context.Background(), sum.Parts[0], v, bundle.WithVerifier(v)); err != nil {
+		t.Fatal(err)
+	}
+}

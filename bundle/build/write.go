@@ -19,7 +19,9 @@ import (
 
 // Summary describes a finished build.
 type Summary struct {
-	Bundle    string        `json:"bundle"`
+	Bundle string `json:"bundle"`
+	// Parts lists the files of a split bundle (empty when not split).
+	Parts     []string      `json:"parts,omitempty"`
 	Size      int64         `json:"size"`
 	SHA256    string        `json:"sha256"`
 	Signed    bool          `json:"signed"`
@@ -126,6 +128,15 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 		Bundle: out, Size: res.Size, SHA256: hex.EncodeToString(res.SHA256), Signed: o.Signer != nil, KeyID: res.Manifest.KeyID,
 		Payload: res.Manifest.PayloadSize(), Entries: len(res.Manifest.Entries), Charts: len(p.Charts), Images: len(res.Manifest.Images),
 		Arches: p.Spec.K3s.Arch, Duration: time.Since(start), Requests: c.net.requests.Load(), Download: c.net.bytes.Load(),
+	}
+	if o.Split > 0 {
+		for n := 1; ; n++ {
+			part := bundle.PartPath(out, n)
+			if _, err := os.Stat(part); err != nil {
+				break
+			}
+			sum.Parts = append(sum.Parts, part)
+		}
 	}
 	for _, e := range res.Manifest.Entries {
 		sum.Artifacts = append(sum.Artifacts, Artifact{Path: e.Path, Role: e.Role, Size: e.Size})

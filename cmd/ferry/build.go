@@ -159,7 +159,11 @@ func printSummary(w io.Writer, s *build.Summary, asJSON bool) error {
 	if asJSON {
 		return bundle.WriteJSON(w, s)
 	}
-	fmt.Fprintf(w, "wrote %s\n", s.Bundle)
+	if len(s.Parts) > 0 {
+		fmt.Fprintf(w, "wrote %s in %d parts (%s.part001 ...) with the signed index %s.parts.json\n", s.Bundle, len(s.Parts), s.Bundle, s.Bundle)
+	} else {
+		fmt.Fprintf(w, "wrote %s\n", s.Bundle)
+	}
 	for _, a := range s.Artifacts {
 		fmt.Fprintf(w, "  %-48s %-14s %10s\n", a.Path, a.Role, size(a.Size))
 	}
