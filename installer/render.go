@@ -180,11 +180,8 @@ func (s *renderPhase) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for i, g := range gen {
-		rel := fmt.Sprintf("%02d-%s", i, path.Base(g.Dest))
-		if err := s.p.stageBytes(ctx, rel, g.Dest, g.Body, g.Mode); err != nil {
-			return fmt.Errorf("stage %s: %w", g.Dest, err)
-		}
+	if err := s.p.stageGenerated(ctx, gen); err != nil {
+		return err
 	}
 	s.addLinks()
 	return nil
@@ -201,11 +198,7 @@ func (s *renderPhase) DryRun(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for i, g := range gen {
-		src := path.Join(s.p.staging(), "render", fmt.Sprintf("%02d-%s", i, path.Base(g.Dest)))
-		fmt.Fprintf(w, "write %s %04o %d bytes\n", src, g.Mode, len(g.Body))
-		s.p.items = append(s.p.items, item{Src: src, Dest: g.Dest, Mode: g.Mode, Size: int64(len(g.Body)), SHA256: sha256Hex(g.Body)})
-	}
+	s.p.describeGenerated(w, gen)
 	s.addLinks()
 	return nil
 }
@@ -213,3 +206,24 @@ func (s *renderPhase) DryRun(ctx context.Context, w io.Writer) error {
 // Undo has nothing to do: the rendered files live in staging, which the
 // stage phase removes.
 func (s *renderPhase) Undo(ctx context.Context) error { return nil }
+
+// stageGenerated writes rendered files into staging as items to place.
+func (p *plan) stageGenerated(ctx context.Context, gen []generated) error {
+	for i, g := range gen {
+		rel := fmt.Sprintf("%02d-%s", i, path.Base(g.Dest))
+		if err := p.stageBytes(ctx, rel, g.Dest, g.Body, g.Mode); err != nil {
+			return fmt.Errorf("stage %s: %w", g.Dest, err)
+		}
+	}
+	return nil
+}
+
+// describeGenerated is stageGenerated for a dry run: it prints each file
+// and records the item without writing anything.
+func (p *plan) describeGenerated(w io.Writer, gen []generated) {
+	for i, g := range gen {
+		src := path.Join(p.staging(), "render", fmt.Sprintf("%02d-%s", i, path.Base(g.Dest)))
+		fmt.Fprintf(w, "write %s %04o %d bytes\n", src, g.Mode, len(g.Body))
+		p.items = append(p.items, item{Src: src, Dest: g.Dest, Mode: g.Mode, Size: int64(len(g.Body)), SHA256: sha256Hex(g.Body)})
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"time"
 
 	"github.com/ferry-k3s/ferry/bundle"
@@ -257,11 +256,8 @@ func (s *upgradeRenderPhase) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for i, g := range gen {
-		rel := fmt.Sprintf("%02d-%s", i, path.Base(g.Dest))
-		if err := s.p.stageBytes(ctx, rel, g.Dest, g.Body, g.Mode); err != nil {
-			return fmt.Errorf("stage %s: %w", g.Dest, err)
-		}
+	if err := s.p.stageGenerated(ctx, gen); err != nil {
+		return err
 	}
 	s.setTarget()
 	return nil
@@ -272,11 +268,7 @@ func (s *upgradeRenderPhase) DryRun(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for i, g := range gen {
-		src := path.Join(s.p.staging(), "render", fmt.Sprintf("%02d-%s", i, path.Base(g.Dest)))
-		fmt.Fprintf(w, "write %s %04o %d bytes\n", src, g.Mode, len(g.Body))
-		s.p.items = append(s.p.items, item{Src: src, Dest: g.Dest, Mode: g.Mode, Size: int64(len(g.Body)), SHA256: sha256Hex(g.Body)})
-	}
+	s.p.describeGenerated(w, gen)
 	s.setTarget()
 	return nil
 }
