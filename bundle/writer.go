@@ -163,7 +163,8 @@ func Write(ctx context.Context, w io.Writer, m Manifest, sources []Source, opts 
 		}
 	}
 
-	fileHash := sha256.New()
+	fileHash := newHashPipe()
+	defer fileHash.stop()
 	counted := &countWriter{w: io.MultiWriter(w, fileHash)}
 	enc, err := zstd.NewWriter(counted,
 		zstd.WithEncoderLevel(cfg.level),
@@ -224,7 +225,7 @@ func Write(ctx context.Context, w io.Writer, m Manifest, sources []Source, opts 
 		return nil, fmt.Errorf("write bundle: %w", err)
 	}
 	res.Size = counted.n
-	res.SHA256 = fileHash.Sum(nil)
+	res.SHA256 = fileHash.Sum()
 	return res, nil
 }
 
