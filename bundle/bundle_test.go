@@ -92,6 +92,29 @@ func TestWriterRejectsChangedSource(t *testing.T) {
 	}
 }
 
+// A source marked Hashed is not hashed again, but its size is still checked;
+// the stream hash (for the detached signature) is the same either way.
+func TestWriterHashedSource(t *testing.T) {
+	body := []byte("original")
+	src := memSource("k3s/amd64/k3s", bundle.RoleK3sBinary, body)
+	plain, err := bundle.Write(context.Background(), io.Discard, testManifest(), []bundle.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Hashed = true
+	hashed, err := bundle.Write(context.Background(), io.Discard, testManifest(), []bundle.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(plain.SHA256, hashed.SHA256) || plain.Size != hashed.Size {
+		t.Fatalf("Hashed changed the output: %x (%d bytes) vs %x (%d bytes)", plain.SHA256, plain.Size, hashed.SHA256, hashed.Size)
+	}
+	src.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader([]byte("short"))), nil }
+	if _, err := bundle.Write(context.Background(), io.Discard, testManifest(), []bundle.Source{src}); err == nil || !strings.Contains(err.Error(), "source has 5 bytes") {
+		t.Fatalf("a Hashed source of the wrong size: got %v, want a size error", err)
+	}
+}
+
 func TestTamper(t *testing.T) {
 	s, v := testKey(t)
 	other, otherV := newKey(t)

@@ -27,6 +27,8 @@ type archive struct {
 	Size   int64  `json:"size"`
 
 	open func() (io.ReadCloser, error)
+	// hashed is true when this run computed SHA256 (see bundle.Source.Hashed).
+	hashed bool
 }
 
 // imageArchive returns arch's image archive, downloading what the blob
@@ -57,7 +59,7 @@ func imageArchive(ctx context.Context, o *Options, c *clients, arch string, imgs
 	if err != nil {
 		return nil, fmt.Errorf("image archive for %s: %w", arch, err)
 	}
-	a.SHA256, a.Size = hex.EncodeToString(h.Sum(nil)), res.Bytes
+	a.SHA256, a.Size, a.hashed = hex.EncodeToString(h.Sum(nil)), res.Bytes, true
 	if err := writeCacheJSON(dir, path, a); err != nil {
 		return nil, fmt.Errorf("image archive for %s: %w", arch, err)
 	}

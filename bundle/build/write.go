@@ -157,8 +157,10 @@ func sourceDateEpoch() (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-func fileSource(e bundle.Entry, path string) bundle.Source {
-	return bundle.Source{Entry: e, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+// fileSource is a source read from path. hashed is true when this process
+// hashed path's content while it wrote it (see bundle.Source.Hashed).
+func fileSource(e bundle.Entry, path string, hashed bool) bundle.Source {
+	return bundle.Source{Entry: e, Open: func() (io.ReadCloser, error) { return os.Open(path) }, Hashed: hashed}
 }
 
 // sources turns the plan into bundle entries and the manifest.
@@ -171,12 +173,12 @@ func (p *Plan) sources(ctx context.Context, o *Options, c *clients, created time
 	var srcs []bundle.Source
 	for _, a := range p.Assets {
 		srcs = append(srcs,
-			fileSource(bundle.Entry{Path: "k3s/" + a.Arch + "/k3s", Size: a.Binary.Size, SHA256: a.Binary.SHA256, Role: bundle.RoleK3sBinary, Arch: a.Arch, Mode: 0o755}, a.Binary.Path),
-			fileSource(bundle.Entry{Path: "images/" + a.Arch + "/k3s-airgap-images.tar.zst", Size: a.Airgap.Size, SHA256: a.Airgap.SHA256, Role: bundle.RoleAirgapImages, Arch: a.Arch}, a.Airgap.Path))
+			fileSource(bundle.Entry{Path: "k3s/" + a.Arch + "/k3s", Size: a.Binary.Size, SHA256: a.Binary.SHA256, Role: bundle.RoleK3sBinary, Arch: a.Arch, Mode: 0o755}, a.Binary.Path, !a.Binary.FromCache),
+			fileSource(bundle.Entry{Path: "images/" + a.Arch + "/k3s-airgap-images.tar.zst", Size: a.Airgap.Size, SHA256: a.Airgap.SHA256, Role: bundle.RoleAirgapImages, Arch: a.Arch}, a.Airgap.Path, !a.Airgap.FromCache))
 	}
 	for _, pc := range p.Charts {
 		path := "charts/" + pc.Archive.Name + "-" + pc.Archive.Version + ".tgz"
-		srcs = append(srcs, fileSource(bundle.Entry{Path: path, Size: pc.Archive.Size, SHA256: pc.Archive.SHA256, Role: bundle.RoleChart}, pc.Archive.Path))
+		srcs = append(srcs, fileSource(bundle.Entry{Path: path, Size: pc.Archive.Size, SHA256: pc.Archive.SHA256, Role: bundle.RoleChart}, pc.Archive.Path, false))
 		m.Charts = append(m.Charts, bundle.Chart{
 			Name: pc.Archive.Name, Version: pc.Archive.Version, Digest: "sha256:" + pc.Archive.SHA256, Namespace: pc.Spec.Namespace,
 			Path: path, Required: pc.Spec.Required, Values: pc.Spec.Values,
@@ -192,7 +194,7 @@ func (p *Plan) sources(ctx context.Context, o *Options, c *clients, created time
 		if err != nil {
 			return nil, nil, err
 		}
-		srcs = append(srcs, bundle.Source{Entry: bundle.Entry{Path: path, Size: a.Size, SHA256: a.SHA256, Role: bundle.RoleImages, Arch: arch}, Open: a.open})
+		srcs = append(srcs, bundle.Source{Entry: bundle.Entry{Path: path, Size: a.Size, SHA256: a.SHA256, Role: bundle.RoleImages, Arch: arch}, Open: a.open, Hashed: a.hashed})
 		for _, im := range imgs {
 			m.Images = append(m.Images, bundle.Image{Ref: im.Ref, Digest: im.Digest, Arch: arch, Archive: path})
 		}
@@ -202,10 +204,10 @@ func (p *Plan) sources(ctx context.Context, o *Options, c *clients, created time
 		if err != nil {
 			return nil, nil, err
 		}
-		srcs = append(srcs, fileSource(bundle.Entry{Path: "files/" + f.Name, Size: f.File.Size, SHA256: f.File.SHA256, Role: bundle.RoleFile, Mode: uint32(perm), HostPath: f.Spec.HostPath}, f.File.Path))
+		srcs = append(srcs, fileSource(bundle.Entry{Path: "files/" + f.Name, Size: f.File.Size, SHA256: f.File.SHA256, Role: bundle.RoleFile, Mode: uint32(perm), HostPath: f.Spec.HostPath}, f.File.Path, !f.File.FromCache))
 	}
 	for _, t := range p.Templates {
-		srcs = append(srcs, fileSource(bundle.Entry{Path: t.Name, Size: t.Size, SHA256: t.SHA256, Role: bundle.RoleTemplate}, t.Path))
+		srcs = append(srcs, fileSource(bundle.Entry{Path: t.Name, Size: t.Size, SHA256: t.SHA256, Role: bundle.RoleTemplate}, t.Path, false))
 	}
 	sbom, err := p.sbom(created)
 	if err != nil {
