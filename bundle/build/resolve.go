@@ -36,6 +36,9 @@ type Plan struct {
 	Lock *spec.Lock
 	// Stats of the downloads made while resolving.
 	Fetch fetch.Stats
+
+	locked   *spec.Lock
+	releases *pendingReleases
 }
 
 // PlannedChart is a chart archive in the cache and the images it runs.
@@ -121,6 +124,26 @@ func Resolve(ctx context.Context, o Options) (*Plan, error) {
 }
 
 func resolve(ctx context.Context, o *Options, c *clients) (*Plan, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p, err := startResolve(ctx, cancel, o, c)
+	if err != nil {
+		return nil, err
+	}
+	defer p.releases.stop()
+	if err := p.finishResolve(o, c); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// startResolve resolves everything but the k3s release assets, whose
+// download it starts and leaves running: Build downloads the image layers
+// meanwhile. finishResolve waits for it; the caller must call
+// p.releases.stop when done with p. A failed release download calls
+// cancel, so that the work of ctx stops early; p.releases.failed then
+// tells the cause.
+func startResolve(ctx context.Context, cancel context.CancelFunc, o *Options, c *clients) (*Plan, error) {
 	s, err := spec.Load(o.SpecPath)
 	if err != nil {
 		return nil, err
@@ -131,34 +154,88 @@ func resolve(ctx context.Context, o *Options, c *clients) (*Plan, error) {
 			return nil, fmt.Errorf("build --locked: %w (run 'ferry lock -f %s' first)", err, o.SpecPath)
 		}
 	}
-	p := &Plan{Spec: s, Images: map[string][]images.Resolved{}}
+	p := &Plan{Spec: s, Images: map[string][]images.Resolved{}, locked: locked}
 	o.logf("resolving %s %s: k3s %s for %s", s.Metadata.Name, s.Metadata.Version, s.K3s.Version, strings.Join(s.K3s.Arch, ", "))
-	if err := p.fetchReleases(ctx, c, locked); err != nil {
-		return nil, err
+	p.releases = startReleases(ctx, cancel, func(ctx context.Context) error { return p.fetchReleases(ctx, c, locked) })
+	fail := func(err error) (*Plan, error) {
+		return nil, p.releases.failed(err)
 	}
 	if err := p.pullCharts(ctx, o, c); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if p.Refs, err = imageRefs(p.Charts, s.Images); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if err := p.resolveImages(ctx, o, c, locked); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if err := p.fetchFiles(ctx, c); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if p.Templates, err = templates(s.Templates); err != nil {
-		return nil, err
+		return fail(err)
+	}
+	return p, nil
+}
+
+// finishResolve waits for the release assets, then pins everything in
+// p.Lock and, for --locked, compares it with the lock file.
+func (p *Plan) finishResolve(o *Options, c *clients) error {
+	if err := p.releases.wait(); err != nil {
+		return err
 	}
 	p.Lock = p.makeLock()
-	if locked != nil {
-		if diff := locked.Diff(p.Lock); len(diff) > 0 {
-			return nil, &LockedError{Path: o.LockPath, Diff: diff}
+	if p.locked != nil {
+		if diff := p.locked.Diff(p.Lock); len(diff) > 0 {
+			return &LockedError{Path: o.LockPath, Diff: diff}
 		}
 	}
 	p.Fetch = c.fetch.Stats()
-	return p, nil
+	return nil
+}
+
+// pendingReleases is a release download running in the background.
+type pendingReleases struct {
+	done   chan struct{}
+	err    error
+	cancel context.CancelFunc
+}
+
+// startReleases runs fetch in the background; if it fails, it calls
+// onError (which cancels the rest of the build).
+func startReleases(ctx context.Context, onError context.CancelFunc, fetch func(context.Context) error) *pendingReleases {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &pendingReleases{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(r.done)
+		if r.err = fetch(ctx); r.err != nil {
+			onError()
+		}
+	}()
+	return r
+}
+
+// failed stops the download and returns the error to report for err, a
+// failure of the work done beside it: the download's own error when it
+// failed first (err is then usually the cancellation it caused).
+func (r *pendingReleases) failed(err error) error {
+	r.stop()
+	if r.err != nil && !errors.Is(r.err, context.Canceled) {
+		return r.err
+	}
+	return err
+}
+
+// wait returns the download's error once it has finished.
+func (r *pendingReleases) wait() error {
+	<-r.done
+	return r.err
+}
+
+// stop cancels the download if it is still running and waits for it.
+func (r *pendingReleases) stop() {
+	r.cancel()
+	<-r.done
 }
 
 // LockedError is a --locked build that resolved differently from its lock.

@@ -70,17 +70,33 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := resolve(ctx, &o, c)
-	if err != nil {
-		return nil, err
-	}
 	created := o.Created
 	if created.IsZero() {
+		var err error
 		if created, err = sourceDateEpoch(); err != nil {
 			return nil, err
 		}
 	}
-	sources, m, err := p.sources(ctx, &o, c, created)
+	p, err := startResolve(ctx, cancel, &o, c)
+	if err != nil {
+		return nil, err
+	}
+	defer p.releases.stop()
+	if o.Locked {
+		// A difference from the lock fails before any layer is downloaded.
+		if err := p.finishResolve(&o, c); err != nil {
+			return nil, err
+		}
+	}
+	// The image layers download while the release assets still do.
+	archives, err := p.imageArchives(ctx, &o, c)
+	if err != nil {
+		return nil, p.releases.failed(err)
+	}
+	if err := p.finishResolve(&o, c); err != nil {
+		return nil, err
+	}
+	sources, m, err := p.sources(archives, created)
 	if err != nil {
 		return nil, err
 	}
@@ -163,8 +179,25 @@ func fileSource(e bundle.Entry, path string, hashed bool) bundle.Source {
 	return bundle.Source{Entry: e, Open: func() (io.ReadCloser, error) { return os.Open(path) }, Hashed: hashed}
 }
 
-// sources turns the plan into bundle entries and the manifest.
-func (p *Plan) sources(ctx context.Context, o *Options, c *clients, created time.Time) ([]bundle.Source, *bundle.Manifest, error) {
+// imageArchives makes each arch's image archive, downloading the layers
+// the cache lacks.
+func (p *Plan) imageArchives(ctx context.Context, o *Options, c *clients) (map[string]*archive, error) {
+	out := map[string]*archive{}
+	for _, arch := range p.Spec.K3s.Arch {
+		if imgs := p.Images[arch]; len(imgs) > 0 {
+			a, err := imageArchive(ctx, o, c, arch, imgs)
+			if err != nil {
+				return nil, err
+			}
+			out[arch] = a
+		}
+	}
+	return out, nil
+}
+
+// sources turns the plan and its image archives into bundle entries and
+// the manifest.
+func (p *Plan) sources(archives map[string]*archive, created time.Time) ([]bundle.Source, *bundle.Manifest, error) {
 	s := p.Spec
 	m := &bundle.Manifest{
 		Name: s.Metadata.Name, Version: s.Metadata.Version, Created: created, Expires: s.Metadata.Expires,
@@ -185,15 +218,11 @@ func (p *Plan) sources(ctx context.Context, o *Options, c *clients, created time
 		})
 	}
 	for _, arch := range s.K3s.Arch {
-		imgs := p.Images[arch]
-		if len(imgs) == 0 {
+		imgs, a := p.Images[arch], archives[arch]
+		if a == nil {
 			continue
 		}
 		path := "images/" + arch + "/ferry-images.tar"
-		a, err := imageArchive(ctx, o, c, arch, imgs)
-		if err != nil {
-			return nil, nil, err
-		}
 		srcs = append(srcs, bundle.Source{Entry: bundle.Entry{Path: path, Size: a.Size, SHA256: a.SHA256, Role: bundle.RoleImages, Arch: arch}, Open: a.open, Hashed: a.hashed})
 		for _, im := range imgs {
 			m.Images = append(m.Images, bundle.Image{Ref: im.Ref, Digest: im.Digest, Arch: arch, Archive: path})
