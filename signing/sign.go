@@ -40,6 +40,27 @@ var ErrKMSUnsupported = errors.New("kms:// keys are not supported by this build:
 // (cosign's encrypted format, or unencrypted PKCS#8/SEC1). pass is asked
 // only for encrypted keys.
 func LoadSigner(ref string, pass PassFunc) (Signer, error) {
+	k, err := ReadKey(ref, pass)
+	if err != nil {
+		return nil, err
+	}
+	return k.Signer()
+}
+
+// Key is a private key file read from disk, with its password, not yet
+// decrypted. Decrypting a cosign key runs scrypt (about 0.1 s of CPU and
+// 64 MiB), which a caller can do beside other work: ferry build does it
+// while it resolves the spec.
+type Key struct {
+	ref       string
+	pem       []byte
+	encrypted bool
+	password  []byte
+}
+
+// ReadKey reads the key file ref and, for an encrypted key, asks pass for
+// its password now, so that a prompt comes before any other output.
+func ReadKey(ref string, pass PassFunc) (*Key, error) {
 	if strings.HasPrefix(ref, "kms://") || strings.Contains(ref, "kms://") {
 		return nil, fmt.Errorf("signing key %s: %w", ref, ErrKMSUnsupported)
 	}
@@ -47,24 +68,35 @@ func LoadSigner(ref string, pass PassFunc) (Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read signing key: %w", err)
 	}
-	var pf cryptoutils.PassFunc
-	if bytes.Contains(b, []byte("ENCRYPTED")) {
-		pf = cryptoutils.PassFunc(pass)
-	}
-	priv, err := cryptoutils.UnmarshalPEMToPrivateKey(b, pf)
-	if err != nil {
-		if pf != nil {
+	k := &Key{ref: ref, pem: b, encrypted: bytes.Contains(b, []byte("ENCRYPTED"))}
+	if k.encrypted {
+		if k.password, err = pass(false); err != nil {
 			return nil, fmt.Errorf("signing key %s: %w (%v)", ref, ErrWrongPassword, err)
 		}
-		return nil, fmt.Errorf("signing key %s: not a private key PEM (%v): pass the .key file made by 'ferry keygen'", ref, err)
+	}
+	return k, nil
+}
+
+// Signer decrypts the key. It may be called from any goroutine.
+func (k *Key) Signer() (Signer, error) {
+	var pf cryptoutils.PassFunc
+	if k.encrypted {
+		pf = cryptoutils.PassFunc(StaticPass(k.password))
+	}
+	priv, err := cryptoutils.UnmarshalPEMToPrivateKey(k.pem, pf)
+	if err != nil {
+		if pf != nil {
+			return nil, fmt.Errorf("signing key %s: %w (%v)", k.ref, ErrWrongPassword, err)
+		}
+		return nil, fmt.Errorf("signing key %s: not a private key PEM (%v): pass the .key file made by 'ferry keygen'", k.ref, err)
 	}
 	sv, err := signature.LoadSignerVerifier(priv, crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", ref, err)
+		return nil, fmt.Errorf("signing key %s: %w", k.ref, err)
 	}
 	pub, err := sv.PublicKey()
 	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", ref, err)
+		return nil, fmt.Errorf("signing key %s: %w", k.ref, err)
 	}
 	ks := &keySigner{sv: sv, pub: pub}
 	ks.ecdsa, _ = priv.(*ecdsa.PrivateKey)

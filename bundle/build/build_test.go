@@ -197,6 +197,43 @@ func TestBuildBadInput(t *testing.T) {
 	}
 }
 
+// A key given as a signing.Key is decrypted while the spec resolves: the
+// right password signs with it, a wrong one fails before anything is
+// written, with the key named.
+func TestBuildDecryptsKeyAlongside(t *testing.T) {
+	env, s, v := startDemo(t)
+	cache := t.TempDir()
+	for _, pw := range []string{"wrong", env.Password} {
+		k, err := signing.ReadKey(env.KeyPath, signing.StaticPass([]byte(pw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		o := opts(env, nil, cache, out)
+		o.Key = k
+		sum, err := build.Build(context.Background(), o)
+		if pw == "wrong" {
+			if !errors.Is(err, signing.ErrWrongPassword) || !strings.Contains(err.Error(), env.KeyPath) {
+				t.Fatalf("build with a wrong password: %v, want ErrWrongPassword naming %s", err, env.KeyPath)
+			}
+			if left, _ := os.ReadDir(out); len(left) != 0 {
+				t.Errorf("failed build left %d files in the output directory", len(left))
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := signing.KeyID(s.PublicKey())
+		if !sum.Signed || sum.KeyID != want {
+			t.Fatalf("signed %v by %q, want %q", sum.Signed, sum.KeyID, want)
+		}
+		if rep, err := bundle.VerifyFile(context.Background(), sum.Bundle, v, bundle.WithVerifier(v)); err != nil || !rep.Detached {
+			t.Fatalf("verify: %v (detached signature checked: %v)", err, rep != nil && rep.Detached)
+		}
+	}
+}
+
 func TestBuildCancelled(t *testing.T) {
 	env, s, _ := startDemo(t)
 	out := t.TempDir()

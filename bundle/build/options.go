@@ -28,7 +28,10 @@ type Options struct {
 	Locked bool
 	// Signer signs the bundle; nil builds an unsigned bundle, which needs
 	// InsecureUnsigned.
-	Signer           signing.Signer
+	Signer signing.Signer
+	// Key, when Signer is nil, is decrypted into the Signer while the spec
+	// resolves (scrypt takes about 0.1 s).
+	Key              *signing.Key
 	InsecureUnsigned bool
 	// CacheDir holds downloads, chart archives, image blobs and image
 	// archives by digest; default fetch.DefaultCacheDir().

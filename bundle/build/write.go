@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/signing"
 )
 
 // Summary describes a finished build.
@@ -47,15 +48,10 @@ type Artifact struct {
 // Build resolves the spec and writes the bundle into o.OutDir.
 func Build(ctx context.Context, o Options) (*Summary, error) {
 	start := time.Now()
-	// Callers have usually just decrypted the signing key, whose scrypt
-	// step leaves 64 MiB of garbage; with GOGC's default the heap goal
-	// would then stay near twice that for the whole build. Collecting it
-	// now keeps peak RSS down (see BENCHMARKS.md).
-	runtime.GC()
 	if err := o.setDefaults(); err != nil {
 		return nil, err
 	}
-	if o.Signer == nil && !o.InsecureUnsigned {
+	if o.Signer == nil && o.Key == nil && !o.InsecureUnsigned {
 		return nil, errors.New("build: no signing key: pass --key ferry.key (make one with 'ferry keygen'), or --insecure-unsigned for an experiment")
 	}
 	if o.OutDir == "" {
@@ -77,11 +73,15 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 			return nil, err
 		}
 	}
+	signer := startSigner(&o)
 	p, err := startResolve(ctx, cancel, &o, c)
 	if err != nil {
 		return nil, err
 	}
 	defer p.releases.stop()
+	if err := signer(); err != nil {
+		return nil, err
+	}
 	if o.Locked {
 		// A difference from the lock fails before any layer is downloaded.
 		if err := p.finishResolve(&o, c); err != nil {
@@ -158,6 +158,35 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 		sum.Artifacts = append(sum.Artifacts, Artifact{Path: e.Path, Role: e.Role, Size: e.Size})
 	}
 	return sum, nil
+}
+
+// startSigner decrypts o.Key into o.Signer in the background; the function
+// it returns waits for that. Either way it then collects garbage: the
+// scrypt step of decrypting a key leaves 64 MiB of it, and with GOGC's
+// default the heap goal would stay near twice that for the whole build
+// (see BENCHMARKS.md).
+func startSigner(o *Options) func() error {
+	if o.Signer != nil || o.Key == nil {
+		return func() error { runtime.GC(); return nil }
+	}
+	type result struct {
+		s   signing.Signer
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := o.Key.Signer()
+		ch <- result{s, err}
+	}()
+	return func() error {
+		r := <-ch
+		if r.err != nil {
+			return r.err
+		}
+		o.Signer = r.s
+		runtime.GC()
+		return nil
+	}
 }
 
 // sourceDateEpoch returns SOURCE_DATE_EPOCH, or the Unix epoch.

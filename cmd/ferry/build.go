@@ -51,11 +51,11 @@ func (f *buildFlags) options(cmd *cobra.Command, g *globalOptions) (build.Option
 		o.Split = n
 	}
 	if f.key != "" {
-		s, err := signing.LoadSigner(f.key, password)
+		k, err := signing.ReadKey(f.key, password)
 		if err != nil {
 			return o, err
 		}
-		o.Signer = s
+		o.Key = k
 	}
 	return o, nil
 }
@@ -82,7 +82,7 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 				}
 				return printPlan(cmd.OutOrStdout(), p, g.JSON)
 			}
-			if o.Signer == nil && !f.unsigned {
+			if o.Key == nil && !f.unsigned {
 				return errors.New("no signing key: pass --key ferry.key (make one with 'ferry keygen'), or --insecure-unsigned for an experiment")
 			}
 			if f.unsigned {
