@@ -107,9 +107,21 @@ func writeAtomic(path string, write func(io.Writer) (*Result, error)) (*Result, 
 		os.Remove(tmp)
 		return nil, err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
+	var bw interface {
+		io.Writer
+		Flush() error
+	}
+	dw := newDirectWriter(f)
+	if dw != nil {
+		bw = dw
+	} else {
+		bw = bufio.NewWriterSize(f, 1<<20)
+	}
 	res, err := write(bw)
 	if err != nil {
+		if dw != nil {
+			dw.abort()
+		}
 		return fail(err)
 	}
 	if err := bw.Flush(); err != nil {
