@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ferry-k3s/ferry/internal/directio"
 	"github.com/ferry-k3s/ferry/signing"
 )
 
@@ -111,7 +112,7 @@ func writeAtomic(path string, write func(io.Writer) (*Result, error)) (*Result, 
 		io.Writer
 		Flush() error
 	}
-	dw := newDirectWriter(f)
+	dw := directio.NewWriter(f)
 	if dw != nil {
 		bw = dw
 	} else {
@@ -120,7 +121,7 @@ func writeAtomic(path string, write func(io.Writer) (*Result, error)) (*Result, 
 	res, err := write(bw)
 	if err != nil {
 		if dw != nil {
-			dw.abort()
+			dw.Abort()
 		}
 		return fail(err)
 	}

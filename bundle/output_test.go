@@ -3,6 +3,8 @@ package bundle_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -14,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/internal/directio"
 )
 
 // TestWriteFileDiskFull writes a bundle onto a 1 MiB tmpfs: the write
@@ -80,4 +83,61 @@ func TestResignKeepsContent(t *testing.T) {
 	if _, err := readAll(b, bundle.WithVerifier(v)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// WriteFile gives the same bytes as Write into memory, whether the file
+// system takes O_DIRECT (the test's temporary directory, usually) or
+// refuses it or takes it differently (tmpfs).
+func TestWriteFileDirectSameBytes(t *testing.T) {
+	dirs := []string{t.TempDir()}
+	if os.Geteuid() == 0 {
+		tmpfs := t.TempDir()
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", tmpfs).CombinedOutput(); err == nil {
+			defer exec.Command("umount", tmpfs).Run()
+			dirs = append(dirs, tmpfs)
+		} else {
+			t.Logf("no tmpfs: %v %s", err, out)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	payload := make([]byte, 5*(2<<20)+777)
+	for i := range payload {
+		payload[i] = byte(rng.Uint32() % 7) // compressible, so the stream length is not a round number
+	}
+	src := bundle.Source{
+		Entry: bundle.Entry{Path: "sbom.spdx.json", Size: int64(len(payload)), SHA256: hexSHA256(payload), Role: bundle.RoleSBOM},
+		Open:  func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil },
+	}
+	m := bundle.Manifest{Name: "d", Version: "1", K3sVersion: "v1.31.4+k3s1", Arches: []string{"amd64"}}
+	var want bytes.Buffer
+	if _, err := bundle.Write(t.Context(), &want, m, []bundle.Source{src}); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range dirs {
+		if f, err := os.CreateTemp(dir, "probe-*"); err == nil {
+			t.Logf("%s takes O_DIRECT: %v", dir, directio.NewWriter(f) != nil)
+			f.Close()
+			os.Remove(f.Name())
+		}
+		path := filepath.Join(dir, "b.ferry")
+		res, err := bundle.WriteFile(t.Context(), path, m, []bundle.Source{src})
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("%s: file (%d bytes) differs from the in-memory write (%d bytes)", dir, len(got), want.Len())
+		}
+		if res.Size != int64(len(got)) || hexSHA256(got) != hex.EncodeToString(res.SHA256) {
+			t.Fatalf("%s: result says %d bytes %x, file has %d bytes", dir, res.Size, res.SHA256, len(got))
+		}
+	}
+}
+
+func hexSHA256(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -1,20 +1,15 @@
-package bundle
+package directio
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// writeDirect writes data through a directWriter in pieces of the given
+// writeDirect writes data through a Writer in pieces of the given
 // sizes (cycled) and returns what the file holds after Flush.
 func writeDirect(t *testing.T, dir string, data []byte, pieces []int) ([]byte, bool) {
 	t.Helper()
@@ -23,13 +18,13 @@ func writeDirect(t *testing.T, dir string, data []byte, pieces []int) ([]byte, b
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := newDirectWriter(f)
+	w := NewWriter(f)
 	if w == nil {
 		return nil, false
 	}
 	flags, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
 	if err != nil || flags&unix.O_DIRECT == 0 {
-		t.Fatalf("newDirectWriter did not turn O_DIRECT on (flags %#o, %v)", flags, err)
+		t.Fatalf("NewWriter did not turn O_DIRECT on (flags %#o, %v)", flags, err)
 	}
 	rest := data
 	for i := 0; len(rest) > 0; i++ {
@@ -52,7 +47,7 @@ func writeDirect(t *testing.T, dir string, data []byte, pieces []int) ([]byte, b
 	return got, true
 }
 
-// The file a directWriter writes is exactly what was written to it, for
+// The file a Writer writes is exactly what was written to it, for
 // sizes around the alignment and the buffer size, in odd-sized pieces.
 func TestDirectWriter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -74,63 +69,6 @@ func TestDirectWriter(t *testing.T) {
 	}
 }
 
-// WriteFile gives the same bytes as Write into memory, whether the file
-// system takes O_DIRECT (the test's temporary directory, usually) or
-// refuses it or takes it differently (tmpfs).
-func TestWriteFileDirectSameBytes(t *testing.T) {
-	dirs := []string{t.TempDir()}
-	if os.Geteuid() == 0 {
-		tmpfs := t.TempDir()
-		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", tmpfs).CombinedOutput(); err == nil {
-			defer exec.Command("umount", tmpfs).Run()
-			dirs = append(dirs, tmpfs)
-		} else {
-			t.Logf("no tmpfs: %v %s", err, out)
-		}
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	payload := make([]byte, 5*directChunk+777)
-	for i := range payload {
-		payload[i] = byte(rng.Uint32() % 7) // compressible, so the stream length is not a round number
-	}
-	src := Source{
-		Entry: Entry{Path: "sbom.spdx.json", Size: int64(len(payload)), SHA256: sha256Hex(payload), Role: RoleSBOM},
-		Open:  func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil },
-	}
-	m := Manifest{Name: "d", Version: "1", K3sVersion: "v1.31.4+k3s1", Arches: []string{"amd64"}}
-	var want bytes.Buffer
-	if _, err := Write(t.Context(), &want, m, []Source{src}); err != nil {
-		t.Fatal(err)
-	}
-	for _, dir := range dirs {
-		if f, err := os.CreateTemp(dir, "probe-*"); err == nil {
-			t.Logf("%s takes O_DIRECT: %v", dir, newDirectWriter(f) != nil)
-			f.Close()
-			os.Remove(f.Name())
-		}
-		path := filepath.Join(dir, "b.ferry")
-		res, err := WriteFile(t.Context(), path, m, []Source{src})
-		if err != nil {
-			t.Fatalf("%s: %v", dir, err)
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want.Bytes()) {
-			t.Fatalf("%s: file (%d bytes) differs from the in-memory write (%d bytes)", dir, len(got), want.Len())
-		}
-		if res.Size != int64(len(got)) || sha256Hex(got) != hex.EncodeToString(res.SHA256) {
-			t.Fatalf("%s: result says %d bytes %x, file has %d bytes", dir, res.Size, res.SHA256, len(got))
-		}
-	}
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
 // A direct write the kernel turns down (here: a buffer off the alignment,
 // as a file system with stricter rules would refuse an aligned one) is
 // made again through the page cache, and O_DIRECT stays off.
@@ -140,7 +78,7 @@ func TestDirectWriterFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := newDirectWriter(f)
+	w := NewWriter(f)
 	if w == nil {
 		t.Skip("the file system of the test's temporary directory refuses O_DIRECT")
 	}
