@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ferry-k3s/ferry/internal/directio"
 )
 
 // Host is the machine the installer changes. Every path it takes is an
@@ -109,7 +111,7 @@ func writeAtomic(dst string, r io.Reader, mode fs.FileMode) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if err = copyWithWriteback(f, r); err != nil {
+	if err = copyToFile(f, r); err != nil {
 		return writeErr(dst, err)
 	}
 	if err = f.Chmod(mode.Perm()); err != nil {
@@ -126,6 +128,28 @@ func writeAtomic(dst string, r io.Reader, mode fs.FileMode) (err error) {
 	}
 	return syncDir(dir)
 }
+
+// copyToFile copies r into the new file f: with O_DIRECT where the file
+// system takes it (large staged files then neither crowd the page cache
+// nor wait behind other dirty data, and the fsync after has nothing to
+// flush), else through the page cache with early writeback.
+func copyToFile(f *os.File, r io.Reader) error {
+	var w *directio.Writer
+	if !pageCacheOnly {
+		w = directio.NewWriter(f)
+	}
+	if w == nil {
+		return copyWithWriteback(f, r)
+	}
+	if _, err := io.CopyBuffer(w, r, make([]byte, 256<<10)); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Flush()
+}
+
+// pageCacheOnly turns O_DIRECT off (tests of the fallback).
+var pageCacheOnly = false
 
 // writebackChunk is how much copied data copyWithWriteback lets pile up
 // before it asks the kernel to start writing it out (8 MiB).

@@ -5,6 +5,7 @@ package directio
 import (
 	"errors"
 	"os"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -26,10 +27,10 @@ import (
 // cache instead.
 type Writer struct {
 	f        *os.File
-	bufs     [2][]byte
-	cur      int   // index of the buffer being filled
-	n        int   // bytes in bufs[cur]
-	off      int64 // file offset of bufs[cur]
+	bufs     [2]*[]byte // from bufPool, taken when first needed
+	cur      int        // index of the buffer being filled
+	n        int        // bytes in bufs[cur]
+	off      int64      // file offset of bufs[cur]
 	inflight bool
 	done     chan error
 	err      error
@@ -47,11 +48,32 @@ func NewWriter(f *os.File) *Writer {
 	if err := setDirect(f, true); err != nil {
 		return nil
 	}
-	w := &Writer{f: f, done: make(chan error, 1)}
-	for i := range w.bufs {
-		w.bufs[i] = alignedBuffer(directChunk)
+	return &Writer{f: f, done: make(chan error, 1)}
+}
+
+// bufPool holds aligned buffers of directChunk bytes, so that writing many
+// files one after another does not allocate 4 MiB for each.
+var bufPool = sync.Pool{New: func() any {
+	b := alignedBuffer(directChunk)
+	return &b
+}}
+
+// buf returns the buffer being filled, taking it from the pool if needed.
+func (w *Writer) buf() []byte {
+	if w.bufs[w.cur] == nil {
+		w.bufs[w.cur] = bufPool.Get().(*[]byte)
 	}
-	return w
+	return *w.bufs[w.cur]
+}
+
+// release returns the buffers to the pool; no write may be in flight.
+func (w *Writer) release() {
+	for i, b := range w.bufs {
+		if b != nil {
+			bufPool.Put(b)
+			w.bufs[i] = nil
+		}
+	}
 }
 
 func setDirect(f *os.File, on bool) error {
@@ -81,7 +103,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	total := len(p)
 	for len(p) > 0 {
-		k := copy(w.bufs[w.cur][w.n:], p)
+		k := copy(w.buf()[w.n:], p)
 		w.n += k
 		p = p[k:]
 		if w.n == directChunk {
@@ -110,7 +132,7 @@ func (w *Writer) flushFull() error {
 	if err := w.wait(); err != nil {
 		return err
 	}
-	buf, off := w.bufs[w.cur], w.off
+	buf, off := w.buf(), w.off
 	w.inflight = true
 	go func() { w.done <- w.writeAt(buf, off) }()
 	w.cur, w.n, w.off = 1-w.cur, 0, off+int64(len(buf))
@@ -133,11 +155,13 @@ func (w *Writer) writeAt(b []byte, off int64) error {
 // aligned part directly, the rest with O_DIRECT turned off. Nothing may be
 // written after it.
 func (w *Writer) Flush() error {
-	if err := w.wait(); err != nil {
+	err := w.wait()
+	defer w.release()
+	w.err = errors.New("directio: write after flush")
+	if err != nil || w.n == 0 {
 		return err
 	}
-	buf, off := w.bufs[w.cur][:w.n], w.off
-	w.err = errors.New("directio: write after flush")
+	buf, off := w.buf()[:w.n], w.off
 	aligned := len(buf) &^ (directAlign - 1)
 	if aligned > 0 {
 		if err := w.writeAt(buf[:aligned], off); err != nil {
@@ -150,12 +174,13 @@ func (w *Writer) Flush() error {
 	if err := setDirect(w.f, false); err != nil {
 		return err
 	}
-	_, err := w.f.WriteAt(buf[aligned:], off+int64(aligned))
+	_, err = w.f.WriteAt(buf[aligned:], off+int64(aligned))
 	return err
 }
 
 // Abort waits for the write in flight and drops what is buffered.
 func (w *Writer) Abort() {
 	w.wait()
+	w.release()
 	w.err = errors.New("directio: aborted")
 }
