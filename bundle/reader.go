@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -114,7 +115,7 @@ func NewReader(ctx context.Context, r io.Reader, opts ...ReadOption) (*Reader, e
 func (r *Reader) readPreamble(ctx context.Context, cfg *readConfig) error {
 	hdr, err := r.header()
 	if err == io.EOF {
-		return &StreamError{Offset: r.src.n, Err: errors.New("no entries: this is not a Ferry bundle")}
+		return &StreamError{Offset: r.src.n.Load(), Err: errors.New("no entries: this is not a Ferry bundle")}
 	}
 	if err != nil {
 		return err
@@ -339,7 +340,7 @@ func (r *Reader) streamErr(err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	return &StreamError{Offset: r.src.n, Err: err}
+	return &StreamError{Offset: r.src.n.Load(), Err: err}
 }
 
 // StreamError is a failure to read or decompress the bundle stream itself:
@@ -409,14 +410,17 @@ func (er *entryReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// countReader counts the compressed bytes read. The zstd decoder reads on
+// a goroutine of its own while errors are reported from the caller's, so
+// the count is atomic.
 type countReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
