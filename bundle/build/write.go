@@ -82,19 +82,22 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	if err := signer(); err != nil {
 		return nil, err
 	}
+	// Without --locked the image layers download while the release assets
+	// still do. With it, a difference from the lock (which needs the
+	// assets' digests) fails before any layer is downloaded.
 	if o.Locked {
-		// A difference from the lock fails before any layer is downloaded.
 		if err := p.finishResolve(&o, c); err != nil {
 			return nil, err
 		}
 	}
-	// The image layers download while the release assets still do.
 	archives, err := p.imageArchives(ctx, &o, c)
 	if err != nil {
 		return nil, p.releases.failed(err)
 	}
-	if err := p.finishResolve(&o, c); err != nil {
-		return nil, err
+	if !o.Locked {
+		if err := p.finishResolve(&o, c); err != nil {
+			return nil, err
+		}
 	}
 	sources, m, err := p.sources(archives, created)
 	if err != nil {
