@@ -11,7 +11,8 @@ import (
 // Stage names what a progress Event is about.
 type Stage string
 
-// Stages of a build, in the order they happen.
+// Stages of a build. Downloads and image pulls run at the same time; the
+// bundle write comes after both.
 const (
 	StageDownload Stage = "download" // k3s release assets and extra files
 	StageImages   Stage = "images"   // image blobs

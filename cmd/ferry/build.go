@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -88,13 +87,13 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 			if f.unsigned {
 				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: --insecure-unsigned: hosts will refuse this bundle unless they pass --insecure-skip-signature")
 			}
+			stopProgress := func() {}
 			if !g.Quiet && !g.JSON && isTerminal(os.Stderr) {
-				ch := make(chan build.Event, 64)
-				o.Progress = ch
-				stop := drawProgress(ch)
-				defer stop()
+				ui := newProgressUI(os.Stderr)
+				o.Progress, o.Log, stopProgress = ui.events, ui, ui.stop
 			}
 			sum, err := build.Build(cmd.Context(), o)
+			stopProgress()
 			if err != nil {
 				return err
 			}
@@ -207,56 +206,6 @@ func size(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-// drawProgress draws one bar on stderr for the current download, the image
-// pull, and the bundle write, until stop.
-func drawProgress(ch <-chan build.Event) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		var (
-			bar  *progressbar.ProgressBar
-			last string
-		)
-		for {
-			select {
-			case e := <-ch:
-				key := string(e.Stage)
-				if e.Stage == build.StageDownload {
-					key += e.Name
-				}
-				if bar == nil || key != last {
-					if bar != nil {
-						bar.Finish()
-						fmt.Fprintln(os.Stderr)
-					}
-					total := e.Total
-					if total <= 0 {
-						total = -1
-					}
-					bar = progressbar.DefaultBytes(total, describe(e))
-					last = key
-				}
-				bar.Set64(e.Done)
-			case <-done:
-				if bar != nil {
-					bar.Finish()
-				}
-				return
-			}
-		}
-	}()
-	return func() { close(done) }
-}
-
-func describe(e build.Event) string {
-	switch e.Stage {
-	case build.StageDownload:
-		return "download " + e.Name[strings.LastIndex(e.Name, "/")+1:]
-	case build.StageImages:
-		return "pull images"
-	}
-	return "write bundle"
 }
 
 // isTerminal reports whether progress may be drawn on w.
