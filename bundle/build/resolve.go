@@ -38,7 +38,7 @@ type Plan struct {
 	Fetch fetch.Stats
 
 	locked   *spec.Lock
-	releases *pendingReleases
+	releases *task
 }
 
 // PlannedChart is a chart archive in the cache and the images it runs.
@@ -156,7 +156,7 @@ func startResolve(ctx context.Context, cancel context.CancelFunc, o *Options, c 
 	}
 	p := &Plan{Spec: s, Images: map[string][]images.Resolved{}, locked: locked}
 	o.logf("resolving %s %s: k3s %s for %s", s.Metadata.Name, s.Metadata.Version, s.K3s.Version, strings.Join(s.K3s.Arch, ", "))
-	p.releases = startReleases(ctx, cancel, func(ctx context.Context) error { return p.fetchReleases(ctx, c, locked) })
+	p.releases = startTask(ctx, cancel, func(ctx context.Context) error { return p.fetchReleases(ctx, c, locked) })
 	fail := func(err error) (*Plan, error) {
 		return nil, p.releases.failed(err)
 	}
@@ -192,50 +192,6 @@ func (p *Plan) finishResolve(o *Options, c *clients) error {
 	}
 	p.Fetch = c.fetch.Stats()
 	return nil
-}
-
-// pendingReleases is a release download running in the background.
-type pendingReleases struct {
-	done   chan struct{}
-	err    error
-	cancel context.CancelFunc
-}
-
-// startReleases runs fetch in the background; if it fails, it calls
-// onError (which cancels the rest of the build).
-func startReleases(ctx context.Context, onError context.CancelFunc, fetch func(context.Context) error) *pendingReleases {
-	ctx, cancel := context.WithCancel(ctx)
-	r := &pendingReleases{done: make(chan struct{}), cancel: cancel}
-	go func() {
-		defer close(r.done)
-		if r.err = fetch(ctx); r.err != nil {
-			onError()
-		}
-	}()
-	return r
-}
-
-// failed stops the download and returns the error to report for err, a
-// failure of the work done beside it: the download's own error when it
-// failed first (err is then usually the cancellation it caused).
-func (r *pendingReleases) failed(err error) error {
-	r.stop()
-	if r.err != nil && !errors.Is(r.err, context.Canceled) {
-		return r.err
-	}
-	return err
-}
-
-// wait returns the download's error once it has finished.
-func (r *pendingReleases) wait() error {
-	<-r.done
-	return r.err
-}
-
-// stop cancels the download if it is still running and waits for it.
-func (r *pendingReleases) stop() {
-	r.cancel()
-	<-r.done
 }
 
 // LockedError is a --locked build that resolved differently from its lock.

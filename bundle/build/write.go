@@ -9,13 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ferry-k3s/ferry/bundle"
-	"github.com/ferry-k3s/ferry/signing"
 )
 
 // Summary describes a finished build.
@@ -73,31 +72,34 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 			return nil, err
 		}
 	}
-	signer := startSigner(&o)
+	// The signing key is decrypted beside everything up to the write: a
+	// wrong password still cancels the build at once.
+	signer := startSigner(ctx, cancel, &o)
+	defer signer.stop()
 	p, err := startResolve(ctx, cancel, &o, c)
 	if err != nil {
-		return nil, err
+		return nil, signer.failed(err)
 	}
 	defer p.releases.stop()
-	if err := signer(); err != nil {
-		return nil, err
-	}
 	// Without --locked the image layers download while the release assets
 	// still do. With it, a difference from the lock (which needs the
 	// assets' digests) fails before any layer is downloaded.
 	if o.Locked {
 		if err := p.finishResolve(&o, c); err != nil {
-			return nil, err
+			return nil, signer.failed(err)
 		}
 	}
 	archives, err := p.imageArchives(ctx, &o, c)
 	if err != nil {
-		return nil, p.releases.failed(err)
+		return nil, signer.failed(p.releases.failed(err))
 	}
 	if !o.Locked {
 		if err := p.finishResolve(&o, c); err != nil {
-			return nil, err
+			return nil, signer.failed(err)
 		}
+	}
+	if err := signer.wait(); err != nil {
+		return nil, err
 	}
 	sources, m, err := p.sources(archives, created)
 	if err != nil {
@@ -163,33 +165,24 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	return sum, nil
 }
 
-// startSigner decrypts o.Key into o.Signer in the background; the function
-// it returns waits for that. Either way it then collects garbage: the
-// scrypt step of decrypting a key leaves 64 MiB of it, and with GOGC's
-// default the heap goal would stay near twice that for the whole build
-// (see BENCHMARKS.md).
-func startSigner(o *Options) func() error {
+// startSigner decrypts o.Key into o.Signer in the background (nil when
+// there is nothing to decrypt). Decrypting runs scrypt, which leaves 64 MiB
+// of garbage; with GOGC's default the heap goal would then stay near twice
+// that for the whole build, so the task collects it and gives the memory
+// back (see BENCHMARKS.md).
+func startSigner(ctx context.Context, cancel context.CancelFunc, o *Options) *task {
 	if o.Signer != nil || o.Key == nil {
-		return func() error { runtime.GC(); return nil }
-	}
-	type result struct {
-		s   signing.Signer
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		s, err := o.Key.Signer()
-		ch <- result{s, err}
-	}()
-	return func() error {
-		r := <-ch
-		if r.err != nil {
-			return r.err
-		}
-		o.Signer = r.s
-		runtime.GC()
 		return nil
 	}
+	return startTask(ctx, cancel, func(context.Context) error {
+		s, err := o.Key.Signer()
+		if err != nil {
+			return err
+		}
+		debug.FreeOSMemory()
+		o.Signer = s
+		return nil
+	})
 }
 
 // sourceDateEpoch returns SOURCE_DATE_EPOCH, or the Unix epoch.
