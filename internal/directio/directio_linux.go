@@ -42,8 +42,9 @@ const (
 )
 
 // NewWriter turns on O_DIRECT for f, which must be empty and open for
-// writing, or returns nil when the file system refuses it: the caller then
-// writes through the page cache.
+// writing, and returns a Writer for it, which the caller must end with
+// Flush or Abort; or nil when the file system refuses the flag, and the
+// caller then writes through the page cache.
 func NewWriter(f *os.File) *Writer {
 	if err := setDirect(f, true); err != nil {
 		return nil
