@@ -20,8 +20,9 @@ import (
 
 // Source is one entry to write: its manifest entry (path, size, sha256,
 // role) and a way to open its content. The writer checks the content
-// against Entry while it copies, so a changed source fails the write rather
-// than producing a bundle whose signature covers wrong digests.
+// against Entry while it copies (unless Hashed), so a changed source fails
+// the write rather than producing a bundle whose signature covers wrong
+// digests.
 type Source struct {
 	Entry Entry
 	Open  func() (io.ReadCloser, error)

@@ -42,8 +42,10 @@ func imageArchive(ctx context.Context, o *Options, c *clients, arch string, imgs
 	}
 	dir := filepath.Join(o.CacheDir, "archives")
 	path := filepath.Join(dir, hex.EncodeToString(key.Sum(nil))+".json")
-	// The stream need not re-hash each blob: the bundle writer checks the
-	// whole archive against a digest made by a pass that did.
+	// The stream need not re-hash each blob. Either this run's hashing pass
+	// below just read (and, for blobs from the cache, re-hashed) every blob,
+	// and the source is marked hashed; or the digest comes from the cache
+	// and the bundle writer checks the whole archive against it.
 	stream := append(slices.Clone(c.images), images.WithoutCacheRehash())
 	a := &archive{open: func() (io.ReadCloser, error) { return streamArchive(ctx, imgs, stream), nil }}
 	b, err := os.ReadFile(path)
