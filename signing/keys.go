@@ -9,9 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/ferry-k3s/ferry/internal/atomicfile"
 )
 
 // PassFunc returns the password of an encrypted private key. confirm is
@@ -43,12 +44,12 @@ func WriteKeyPair(prefix string, pass PassFunc) (keyPath, pubPath string, err er
 	if err != nil {
 		return "", "", fmt.Errorf("keygen: %w", err)
 	}
-	if err := writeFileAtomic(keyPath, priv, 0o600); err != nil {
-		return "", "", err
+	if err := atomicfile.Write(keyPath, priv, 0o600); err != nil {
+		return "", "", fmt.Errorf("write %s: %w", keyPath, err)
 	}
-	if err := writeFileAtomic(pubPath, pub, 0o644); err != nil {
+	if err := atomicfile.Write(pubPath, pub, 0o644); err != nil {
 		os.Remove(keyPath)
-		return "", "", err
+		return "", "", fmt.Errorf("write %s: %w", pubPath, err)
 	}
 	return keyPath, pubPath, nil
 }
@@ -79,27 +80,3 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 
 // ErrWrongPassword: an encrypted private key could not be decrypted.
 var ErrWrongPassword = errors.New("private key could not be decrypted: check FERRY_PASSWORD")
-
-func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
-}

@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	"github.com/ferry-k3s/ferry/bundle/images"
+	"github.com/ferry-k3s/ferry/internal/atomicfile"
 )
 
 // archive is an image archive the bundle carries. Only its size and
@@ -69,8 +70,8 @@ func imageArchive(ctx context.Context, o *Options, c *clients, arch string, imgs
 	return a, nil
 }
 
-// writeCacheJSON writes v to path through a temporary file, so a reader
-// never sees half of it.
+// writeCacheJSON writes v to path as JSON through a temporary file, so a
+// reader never sees half of it.
 func writeCacheJSON(dir, path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -79,19 +80,7 @@ func writeCacheJSON(dir, path string, v any) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write(path, b, 0o644)
 }
 
 // streamArchive writes the archive into a pipe from a goroutine; the

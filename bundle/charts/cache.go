@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ferry-k3s/ferry/internal/atomicfile"
 )
 
 // The cache directory holds:
@@ -97,26 +99,11 @@ func digest(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// writeFileAtomic writes to a temporary name beside path and renames it into
-// place, so a reader never sees a partial file.
+// writeFileAtomic writes data to path (mode 0644) through a temporary file
+// beside it, making the directory first.
 func writeFileAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, 0o644)
 }

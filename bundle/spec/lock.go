@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
+
+	"github.com/ferry-k3s/ferry/internal/atomicfile"
 )
 
 // LockVersion is the lock file format this package reads and writes.
@@ -193,35 +194,12 @@ func (l *Lock) Marshal() ([]byte, error) {
 
 // Write writes the lock to path atomically: to a temporary file in the same
 // directory, synced, then renamed over path (mode 0644).
-func (l *Lock) Write(path string) (err error) {
+func (l *Lock) Write(path string) error {
 	b, err := l.Marshal()
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write lock %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(b); err != nil {
-		return fmt.Errorf("write lock %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write lock %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write lock %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write lock %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
 		return fmt.Errorf("write lock %s: %w", path, err)
 	}
 	return nil
