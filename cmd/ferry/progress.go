@@ -14,8 +14,9 @@ import (
 
 // progressUI draws one progress bar on a terminal: first for all the
 // downloads together (the k3s release assets, extra files and image layers
-// download at the same time), then for the bundle write. Events only
-// update its state; the bar is drawn from that state ten times a second.
+// download at the same time), then for the bundle write. Events update its
+// state (and start the write's bar); the bar is drawn from that state ten
+// times a second.
 // Log lines are written through it, so that a line never lands in the
 // middle of a bar.
 type progressUI struct {
@@ -31,7 +32,6 @@ type progressUI struct {
 	desc      string
 	cur       int64 // bytes done
 	total     int64 // bytes in all, -1 when not known
-	max       int64 // the bar's max, as last set
 	dirty     bool
 }
 
@@ -87,7 +87,7 @@ func (u *progressUI) update(e build.Event) {
 			progressbar.OptionShowCount(),
 			progressbar.OptionSpinnerType(14),
 			progressbar.OptionFullWidth())
-		u.writing, u.max = writing, -1
+		u.writing = writing
 	}
 	done, total, active := e.Done, e.Total, 1
 	if !writing {
@@ -121,9 +121,8 @@ func (u *progressUI) draw() {
 		return
 	}
 	u.bar.Describe(u.desc)
-	if u.total != u.max {
+	if u.total != u.bar.GetMax64() {
 		u.bar.ChangeMax64(u.total)
-		u.max = u.total
 	}
 	u.bar.Set64(u.cur)
 	u.dirty = false
