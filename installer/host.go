@@ -141,7 +141,7 @@ func copyToFile(f *os.File, r io.Reader) error {
 	if w == nil {
 		return copyWithWriteback(f, r)
 	}
-	if _, err := io.CopyBuffer(w, r, make([]byte, 256<<10)); err != nil {
+	if _, err := w.ReadFrom(r); err != nil {
 		w.Abort()
 		return err
 	}

@@ -4,6 +4,7 @@ package directio
 
 import (
 	"errors"
+	"io"
 	"os"
 	"sync"
 	"unsafe"
@@ -114,6 +115,29 @@ func (w *Writer) Write(p []byte) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// ReadFrom reads r straight into the aligned buffers until io.EOF, saving
+// io.Copy's copy through a buffer of its own.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for w.err == nil {
+		k, err := r.Read(w.buf()[w.n:])
+		w.n += k
+		total += int64(k)
+		if w.n == directChunk {
+			if ferr := w.flushFull(); ferr != nil {
+				return total, ferr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, w.err
 }
 
 // wait waits for the write in flight, if any, and returns the first error.

@@ -5,12 +5,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+	"testing/iotest"
 
 	"golang.org/x/sys/unix"
 )
 
-// writeDirect writes data through a Writer in pieces of the given
-// sizes (cycled) and returns what the file holds after Flush.
+// writeDirect writes data through a Writer in pieces of the given sizes
+// (cycled), or with ReadFrom from a reader that returns half of what is
+// asked when pieces is nil, and returns what the file holds after Flush.
 func writeDirect(t *testing.T, dir string, data []byte, pieces []int) ([]byte, bool) {
 	t.Helper()
 	f, err := os.CreateTemp(dir, "direct-*")
@@ -26,7 +28,15 @@ func writeDirect(t *testing.T, dir string, data []byte, pieces []int) ([]byte, b
 	if err != nil || flags&unix.O_DIRECT == 0 {
 		t.Fatalf("NewWriter did not turn O_DIRECT on (flags %#o, %v)", flags, err)
 	}
+	if pieces == nil {
+		if n, err := w.ReadFrom(iotest.HalfReader(bytes.NewReader(data))); err != nil || n != int64(len(data)) {
+			t.Fatalf("ReadFrom %d bytes: %d, %v", len(data), n, err)
+		}
+	}
 	rest := data
+	if pieces == nil {
+		rest = nil
+	}
 	for i := 0; len(rest) > 0; i++ {
 		k := min(pieces[i%len(pieces)], len(rest))
 		if n, err := w.Write(rest[:k]); err != nil || n != k {
@@ -47,8 +57,9 @@ func writeDirect(t *testing.T, dir string, data []byte, pieces []int) ([]byte, b
 	return got, true
 }
 
-// The file a Writer writes is exactly what was written to it, for
-// sizes around the alignment and the buffer size, in odd-sized pieces.
+// The file a Writer writes is exactly what was written to it, for sizes
+// around the alignment and the buffer size, in odd-sized pieces and
+// through ReadFrom.
 func TestDirectWriter(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	data := make([]byte, 3*directChunk+12345)
@@ -57,10 +68,10 @@ func TestDirectWriter(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, size := range []int{0, 1, directAlign - 1, directAlign, directAlign + 1, directChunk - 1, directChunk, directChunk + 1, len(data)} {
-		for _, pieces := range [][]int{{1 << 20}, {1000, 70001, 3}} {
+		for _, pieces := range [][]int{{1 << 20}, {1000, 70001, 3}, nil} {
 			got, ok := writeDirect(t, dir, data[:size], pieces)
 			if !ok {
-				t.Skip("the file system of the test's temporary directory refuses O_DIRECT; TestWriteFileTmpfs covers the fallback")
+				t.Skip("the file system of the test's temporary directory refuses O_DIRECT; installer's TestWriteAtomicContent covers the page-cache path")
 			}
 			if !bytes.Equal(got, data[:size]) {
 				t.Fatalf("size %d, pieces %v: file has %d bytes, differs from what was written", size, pieces, len(got))
