@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ferry-k3s/ferry/internal/digest"
 )
 
 // FormatVersion is the bundle format this package writes and reads.
@@ -172,7 +174,7 @@ func (m *Manifest) Validate() error {
 		if e.Size < 0 {
 			return bad("entry %q: negative size", e.Path)
 		}
-		if !IsSHA256Hex(e.SHA256) {
+		if !digest.IsSHA256Hex(e.SHA256) {
 			return bad("entry %q: sha256 %q is not 64 lowercase hex digits", e.Path, e.SHA256)
 		}
 		if e.Mode&^0o777 != 0 {
@@ -190,18 +192,4 @@ func (m *Manifest) Validate() error {
 		}
 	}
 	return nil
-}
-
-// IsSHA256Hex reports whether s is a sha256 digest as Ferry writes them:
-// 64 lowercase hex digits, no prefix.
-func IsSHA256Hex(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

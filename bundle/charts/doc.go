@@ -9,4 +9,7 @@
 // inside the cache directory; the user's ~/.config/helm is never read or
 // written. Archive bytes are kept exactly as downloaded, so the digest in the
 // bundle manifest is the upstream digest.
+//
+// It is one of the builder's inputs: only `ferry` (through bundle/builder)
+// links it; ferry-install never does (cmd/ferry-install/deps_test.go).
 package charts

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/internal/digest"
 )
 
 // cache is the on-disk content store described in the package doc.
@@ -66,7 +66,7 @@ func (c *cache) lookupURL(url string) *File {
 		return nil
 	}
 	var rec indexRecord
-	if json.Unmarshal(b, &rec) != nil || rec.URL != url || !bundle.IsSHA256Hex(rec.SHA256) {
+	if json.Unmarshal(b, &rec) != nil || rec.URL != url || !digest.IsSHA256Hex(rec.SHA256) {
 		return nil
 	}
 	return c.blob(rec.SHA256, rec.Size)

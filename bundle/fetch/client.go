@@ -14,7 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/internal/digest"
 )
 
 // Want states what the caller knows about the content of a URL.
@@ -249,7 +249,7 @@ func normalizeDigest(s string) (string, error) {
 		return "", nil
 	}
 	d := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(s, "sha256:"), "SHA256:"))
-	if !bundle.IsSHA256Hex(d) {
+	if !digest.IsSHA256Hex(d) {
 		return "", fmt.Errorf("expected sha256 %q is not 64 hex digits: pin the digest printed by sha256sum", s)
 	}
 	return d, nil

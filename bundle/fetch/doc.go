@@ -17,4 +17,7 @@
 // and jitter, resuming the partial download with a Range request when the
 // server supports it. 404, 403 and 410 are not retried. Progress is reported
 // as events on a channel; the package never draws anything.
+//
+// It is one of the builder's inputs: only `ferry` (through bundle/builder)
+// links it; ferry-install never does (cmd/ferry-install/deps_test.go).
 package fetch

@@ -17,4 +17,7 @@
 // credentials from the Docker config (authn.DefaultKeychain) unless the
 // caller passes another keychain. Progress is reported as events on a
 // channel; the package never draws.
+//
+// It is one of the builder's inputs: only `ferry` (through bundle/builder)
+// links it; ferry-install never does (cmd/ferry-install/deps_test.go).
 package images

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/internal/digest"
 )
 
 // maxChecksumLine bounds a line of a checksum list; real lines are ~100
@@ -26,16 +26,16 @@ func ParseChecksums(r io.Reader) (map[string]string, error) {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		digest, name, ok := strings.Cut(line, " ")
+		sum, name, ok := strings.Cut(line, " ")
 		name = strings.TrimPrefix(strings.TrimLeft(name, " \t"), "*")
-		digest = strings.ToLower(digest)
-		if !ok || name == "" || !bundle.IsSHA256Hex(digest) {
+		sum = strings.ToLower(sum)
+		if !ok || name == "" || !digest.IsSHA256Hex(sum) {
 			return nil, fmt.Errorf("checksum list line %d %q: want \"<sha256>  <name>\"", n, clip(line))
 		}
-		if prev, dup := sums[name]; dup && prev != digest {
+		if prev, dup := sums[name]; dup && prev != sum {
 			return nil, fmt.Errorf("checksum list line %d: %s listed twice with different digests", n, name)
 		}
-		sums[name] = digest
+		sums[name] = sum
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read checksum list: %w", err)

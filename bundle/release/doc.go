@@ -12,4 +12,7 @@
 // as GitHub's download URLs do. For a file:// (or bare path) source the
 // directory on disk carries the literal version name, e.g.
 // /mirror/k3s/v1.31.4+k3s1/k3s-arm64.
+//
+// It is one of the builder's inputs: only `ferry` (through bundle/builder)
+// links it; ferry-install never does (cmd/ferry-install/deps_test.go).
 package release

@@ -11,4 +11,7 @@
 // A Lock pins what a build resolved — k3s assets, chart archives, image
 // digests per architecture, extra files — so that `ferry build --locked`
 // can prove a rebuild fetched the same bytes.
+//
+// It is one of the builder's inputs: only `ferry` (through bundle/builder)
+// links it; ferry-install never does (cmd/ferry-install/deps_test.go).
 package spec

@@ -21,7 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-k3s/ferry/bundle"
-	"github.com/ferry-k3s/ferry/bundle/build"
+	"github.com/ferry-k3s/ferry/bundle/builder"
 	"github.com/ferry-k3s/ferry/installer"
 	"github.com/ferry-k3s/ferry/internal/demo"
 	"github.com/ferry-k3s/ferry/manifests"
@@ -78,7 +78,7 @@ func run(ctx context.Context, w io.Writer, keep string, arches []string) error {
 	if err != nil {
 		return err
 	}
-	sum, err := build.Build(ctx, build.Options{SpecPath: env.SpecPath, OutDir: filepath.Join(dir, "out"), Signer: signer, CacheDir: filepath.Join(dir, "cache"), Log: w})
+	sum, err := builder.Build(ctx, builder.Options{SpecPath: env.SpecPath, OutDir: filepath.Join(dir, "out"), Signer: signer, CacheDir: filepath.Join(dir, "cache"), Log: w})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ func TestImportGraph(t *testing.T) {
 		"github.com/google/go-containerregistry/pkg/registry",
 		"k8s.io/client-go",
 		"github.com/spf13/cobra/doc",
+		// The builder's side of bundle/: spec, fetchers, charts, images.
+		"github.com/ferry-k3s/ferry/bundle/",
 	}
 	deps := strings.Fields(string(out))
 	if len(deps) < 10 {

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ferry-k3s/ferry/bundle"
-	"github.com/ferry-k3s/ferry/bundle/build"
+	"github.com/ferry-k3s/ferry/bundle/builder"
 	"github.com/ferry-k3s/ferry/signing"
 )
 
@@ -25,8 +25,8 @@ type buildFlags struct {
 	jobs                                   int
 }
 
-func (f *buildFlags) options(cmd *cobra.Command, g *globalOptions) (build.Options, error) {
-	o := build.Options{SpecPath: f.spec, OutDir: f.out, Locked: f.locked, CacheDir: f.cacheDir, Jobs: f.jobs, InsecureUnsigned: f.unsigned}
+func (f *buildFlags) options(cmd *cobra.Command, g *globalOptions) (builder.Options, error) {
+	o := builder.Options{SpecPath: f.spec, OutDir: f.out, Locked: f.locked, CacheDir: f.cacheDir, Jobs: f.jobs, InsecureUnsigned: f.unsigned}
 	if !g.Quiet && !g.JSON {
 		o.Log = cmd.ErrOrStderr()
 	}
@@ -75,7 +75,7 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if f.dryRun {
-				p, err := build.Resolve(cmd.Context(), o)
+				p, err := builder.Resolve(cmd.Context(), o)
 				if err != nil {
 					return err
 				}
@@ -92,7 +92,7 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 				ui := newProgressUI(os.Stderr)
 				o.Progress, o.Log, stopProgress = ui.events, ui, ui.stop
 			}
-			sum, err := build.Build(cmd.Context(), o)
+			sum, err := builder.Build(cmd.Context(), o)
 			stopProgress()
 			if err != nil {
 				return err
@@ -125,7 +125,7 @@ func newLockCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p, err := build.WriteLock(cmd.Context(), o)
+			p, err := builder.WriteLock(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -139,7 +139,7 @@ func newLockCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func printPlan(w io.Writer, p *build.Plan, asJSON bool) error {
+func printPlan(w io.Writer, p *builder.Plan, asJSON bool) error {
 	if asJSON {
 		return bundle.WriteJSON(w, map[string]any{"images": p.Refs, "lock": p.Lock})
 	}
@@ -154,7 +154,7 @@ func printPlan(w io.Writer, p *build.Plan, asJSON bool) error {
 	return nil
 }
 
-func printSummary(w io.Writer, s *build.Summary, asJSON bool) error {
+func printSummary(w io.Writer, s *builder.Summary, asJSON bool) error {
 	if asJSON {
 		return bundle.WriteJSON(w, s)
 	}

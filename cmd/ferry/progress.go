@@ -9,7 +9,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/ferry-k3s/ferry/bundle/build"
+	"github.com/ferry-k3s/ferry/bundle/builder"
 )
 
 // progressUI draws one progress bar on a terminal: first for all the
@@ -21,7 +21,7 @@ import (
 // middle of a bar.
 type progressUI struct {
 	w      io.Writer
-	events chan build.Event
+	events chan builder.Event
 	done   chan struct{}
 	exited chan struct{}
 
@@ -42,7 +42,7 @@ const progressEvery = 100 * time.Millisecond
 
 func newProgressUI(w io.Writer) *progressUI {
 	u := &progressUI{
-		w: w, events: make(chan build.Event, 64), done: make(chan struct{}), exited: make(chan struct{}),
+		w: w, events: make(chan builder.Event, 64), done: make(chan struct{}), exited: make(chan struct{}),
 		downloads: map[string]download{},
 	}
 	go u.run()
@@ -72,10 +72,10 @@ func (u *progressUI) run() {
 
 // update records e: the bundle write's progress, or one download's, which
 // is summed with the others'.
-func (u *progressUI) update(e build.Event) {
+func (u *progressUI) update(e builder.Event) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	writing := e.Stage == build.StageWrite
+	writing := e.Stage == builder.StageWrite
 	if u.bar == nil || writing != u.writing {
 		u.finish()
 		u.bar = progressbar.NewOptions64(-1,
@@ -92,7 +92,7 @@ func (u *progressUI) update(e build.Event) {
 	done, total, active := e.Done, e.Total, 1
 	if !writing {
 		key := e.Name
-		if e.Stage == build.StageImages {
+		if e.Stage == builder.StageImages {
 			key = "images"
 		}
 		u.downloads[key] = download{e.Done, e.Total}
@@ -158,12 +158,12 @@ func (u *progressUI) stop() {
 
 // describe names what the bar shows: the bundle write, or the download
 // that last moved and how many others are running.
-func describe(e build.Event, active int) string {
+func describe(e builder.Event, active int) string {
 	var name string
 	switch e.Stage {
-	case build.StageWrite:
+	case builder.StageWrite:
 		return "write bundle"
-	case build.StageImages:
+	case builder.StageImages:
 		name = "pull images"
 	default:
 		name = "download " + e.Name[strings.LastIndex(e.Name, "/")+1:]

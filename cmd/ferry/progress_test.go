@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-k3s/ferry/bundle/build"
+	"github.com/ferry-k3s/ferry/bundle/builder"
 )
 
 // syncBuffer is a bytes.Buffer safe for the drawing goroutine and the test.
@@ -44,14 +44,14 @@ func TestProgressUI(t *testing.T) {
 			}
 		}
 	}
-	u.events <- build.Event{Stage: build.StageDownload, Name: "https://x/k3s", Done: 3000, Total: 10000}
+	u.events <- builder.Event{Stage: builder.StageDownload, Name: "https://x/k3s", Done: 3000, Total: 10000}
 	waitFor("3.0/10 kB")
-	u.events <- build.Event{Stage: build.StageImages, Name: "nginx", Done: 5000, Total: 20000}
+	u.events <- builder.Event{Stage: builder.StageImages, Name: "nginx", Done: 5000, Total: 20000}
 	waitFor("8.0/30 kB")
 	u.Write([]byte("chart longhorn 1.7.2\n"))
-	u.events <- build.Event{Stage: build.StageDownload, Name: "https://x/k3s", Done: 10000, Total: 10000}
+	u.events <- builder.Event{Stage: builder.StageDownload, Name: "https://x/k3s", Done: 10000, Total: 10000}
 	waitFor("15/30 kB")
-	u.events <- build.Event{Stage: build.StageWrite, Name: "k3s/amd64/k3s", Done: 1000, Total: 40000}
+	u.events <- builder.Event{Stage: builder.StageWrite, Name: "k3s/amd64/k3s", Done: 1000, Total: 40000}
 	waitFor("1.0/40 kB")
 	u.stop()
 	got := out.String()

@@ -1,4 +1,4 @@
-package build_test
+package builder_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/ferry-k3s/ferry/bundle"
-	"github.com/ferry-k3s/ferry/bundle/build"
+	"github.com/ferry-k3s/ferry/bundle/builder"
 	"github.com/ferry-k3s/ferry/bundle/spec"
 	"github.com/ferry-k3s/ferry/internal/demo"
 	"github.com/ferry-k3s/ferry/signing"
@@ -38,8 +38,8 @@ func startDemo(t *testing.T, arches ...string) (*demo.Env, signing.Signer, signi
 	return env, s, v
 }
 
-func opts(env *demo.Env, s signing.Signer, cache, out string) build.Options {
-	return build.Options{SpecPath: env.SpecPath, OutDir: out, Signer: s, CacheDir: cache, Retries: 1, RetryDelay: 10 * time.Millisecond}
+func opts(env *demo.Env, s signing.Signer, cache, out string) builder.Options {
+	return builder.Options{SpecPath: env.SpecPath, OutDir: out, Signer: s, CacheDir: cache, Retries: 1, RetryDelay: 10 * time.Millisecond}
 }
 
 func TestBuildDemo(t *testing.T) {
@@ -47,18 +47,18 @@ func TestBuildDemo(t *testing.T) {
 	cache, out := t.TempDir(), t.TempDir()
 	ctx := context.Background()
 
-	events := make(chan build.Event, 1<<16)
+	events := make(chan builder.Event, 1<<16)
 	o := opts(env, s, cache, out)
 	o.Progress = events
-	sum, err := build.Build(ctx, o)
+	sum, err := builder.Build(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stages := map[build.Stage]bool{}
+	stages := map[builder.Stage]bool{}
 	for len(events) > 0 {
 		stages[(<-events).Stage] = true
 	}
-	for _, st := range []build.Stage{build.StageDownload, build.StageImages, build.StageWrite} {
+	for _, st := range []builder.Stage{builder.StageDownload, builder.StageImages, builder.StageWrite} {
 		if !stages[st] {
 			t.Errorf("no progress event for stage %s", st)
 		}
@@ -107,7 +107,7 @@ func TestBuildDemo(t *testing.T) {
 
 	// Rebuild with a warm cache: no blob downloaded, the same bytes.
 	before := env.Requests()
-	sum2, err := build.Build(ctx, opts(env, s, cache, t.TempDir()))
+	sum2, err := builder.Build(ctx, opts(env, s, cache, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,11 +121,11 @@ func TestBuildDemo(t *testing.T) {
 	t.Logf("cold build: %d requests, %d bytes; warm rebuild: %d requests (tag lookups), %d bytes", sum.Requests, sum.Download, env.Requests()-before, sum2.Download)
 
 	// Lock, then a locked rebuild makes no request at all.
-	if _, err := build.WriteLock(ctx, opts(env, s, cache, out)); err != nil {
+	if _, err := builder.WriteLock(ctx, opts(env, s, cache, out)); err != nil {
 		t.Fatal(err)
 	}
 	before = env.Requests()
-	sum3, err := build.Build(ctx, withLocked(opts(env, s, cache, t.TempDir())))
+	sum3, err := builder.Build(ctx, withLocked(opts(env, s, cache, t.TempDir())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +147,14 @@ func TestBuildDemo(t *testing.T) {
 	if err := l.Write(lockPath); err != nil {
 		t.Fatal(err)
 	}
-	_, err = build.Build(ctx, withLocked(opts(env, s, cache, t.TempDir())))
-	var le *build.LockedError
+	_, err = builder.Build(ctx, withLocked(opts(env, s, cache, t.TempDir())))
+	var le *builder.LockedError
 	if !errors.As(err, &le) {
 		t.Fatalf("locked build against a changed lock: %v, want a LockedError", err)
 	}
 }
 
-func withLocked(o build.Options) build.Options { o.Locked = true; return o }
+func withLocked(o builder.Options) builder.Options { o.Locked = true; return o }
 
 func TestBuildBadInput(t *testing.T) {
 	env, s, _ := startDemo(t)
@@ -180,7 +180,7 @@ func TestBuildBadInput(t *testing.T) {
 			o := opts(env, s, t.TempDir(), out)
 			o.SpecPath = sp
 			start := time.Now()
-			_, err := build.Build(context.Background(), o)
+			_, err := builder.Build(context.Background(), o)
 			if err == nil {
 				t.Fatal("build succeeded")
 			}
@@ -211,7 +211,7 @@ func TestBuildDecryptsKeyAlongside(t *testing.T) {
 		out := t.TempDir()
 		o := opts(env, nil, cache, out)
 		o.Key = k
-		sum, err := build.Build(context.Background(), o)
+		sum, err := builder.Build(context.Background(), o)
 		if pw == "wrong" {
 			if !errors.Is(err, signing.ErrWrongPassword) || !strings.Contains(err.Error(), env.KeyPath) {
 				t.Fatalf("build with a wrong password: %v, want ErrWrongPassword naming %s", err, env.KeyPath)
@@ -239,7 +239,7 @@ func TestBuildCancelled(t *testing.T) {
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := build.Build(ctx, opts(env, s, t.TempDir(), out)); !errors.Is(err, context.Canceled) {
+	if _, err := builder.Build(ctx, opts(env, s, t.TempDir(), out)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled build: %v", err)
 	}
 	if left, _ := os.ReadDir(out); len(left) != 0 {
@@ -267,7 +267,7 @@ func TestBuildDockerRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, _ := signing.LoadVerifier(env.PubPath)
-	sum, err := build.Build(context.Background(), opts(env, s, t.TempDir(), t.TempDir()))
+	sum, err := builder.Build(context.Background(), opts(env, s, t.TempDir(), t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ charts:
 `), 0o644)
 	o := opts(env, s, t.TempDir(), t.TempDir())
 	o.SpecPath = sp
-	p, err := build.WriteLock(context.Background(), o)
+	p, err := builder.WriteLock(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ k3s: {version: ` + demo.K3sVersion + `, source: ` + env.ReleaseURL + `}
 	}
 	o := opts(env, s, t.TempDir(), t.TempDir())
 	o.SpecPath = write(base + files)
-	res, err := build.Build(context.Background(), o)
+	res, err := builder.Build(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +365,7 @@ k3s: {version: ` + demo.K3sVersion + `, source: ` + env.ReleaseURL + `}
 		t.Run(tc.name, func(t *testing.T) {
 			o := opts(env, s, t.TempDir(), t.TempDir())
 			o.SpecPath = write(tc.spec)
-			_, err := build.Build(context.Background(), o)
+			_, err := builder.Build(context.Background(), o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error saying %q", err, tc.want)
 			}
@@ -378,7 +378,7 @@ k3s: {version: ` + demo.K3sVersion + `, source: ` + env.ReleaseURL + `}
 		}
 		defer bad.Close()
 		o := opts(bad, s, t.TempDir(), t.TempDir())
-		_, err = build.Build(context.Background(), o)
+		_, err = builder.Build(context.Background(), o)
 		if err == nil || !strings.Contains(err.Error(), "k3s") || !strings.Contains(err.Error(), "amd64") {
 			t.Fatalf("got %v, want an error naming the asset and arch", err)
 		}
@@ -396,7 +396,7 @@ func TestBuildSplit(t *testing.T) {
 	env, s, v := startDemo(t)
 	o := opts(env, s, t.TempDir(), t.TempDir())
 	o.Split = bundle.MinPartSize
-	sum, err := build.Build(context.Background(), o)
+	sum, err := builder.Build(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

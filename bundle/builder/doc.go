@@ -1,4 +1,5 @@
-// Package build owns `ferry build` and `ferry lock`: it turns a bundle spec
+// Package builder owns `ferry build` and `ferry lock`, the connected side
+// of Ferry that only the `ferry` binary links: it turns a bundle spec
 // into a resolved plan (k3s release assets per architecture, chart archives,
 // the images the charts run, extra files), pins that plan in a lock file,
 // and writes the plan as one signed bundle.
@@ -11,4 +12,4 @@
 // bundles are kept in the cache (hard links), so a rebuild whose inputs
 // are unchanged links the same bytes into place instead of writing them
 // again. BENCHMARKS.md has the measurements behind these choices.
-package build
+package builder

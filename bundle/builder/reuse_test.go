@@ -1,4 +1,4 @@
-package build_test
+package builder_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/ferry-k3s/ferry/bundle"
-	"github.com/ferry-k3s/ferry/bundle/build"
+	"github.com/ferry-k3s/ferry/bundle/builder"
 )
 
 // TestRebuildReusesBundle: a rebuild with unchanged inputs links the
@@ -24,7 +24,7 @@ func TestRebuildReusesBundle(t *testing.T) {
 	ctx := context.Background()
 	cache := t.TempDir()
 	var logs bytes.Buffer
-	run := func(t *testing.T, cache string, edit func(*build.Options)) (*build.Summary, []byte, string) {
+	run := func(t *testing.T, cache string, edit func(*builder.Options)) (*builder.Summary, []byte, string) {
 		t.Helper()
 		logs.Reset()
 		o := opts(env, s, cache, t.TempDir())
@@ -32,7 +32,7 @@ func TestRebuildReusesBundle(t *testing.T) {
 		if edit != nil {
 			edit(&o)
 		}
-		sum, err := build.Build(ctx, o)
+		sum, err := builder.Build(ctx, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,15 +53,15 @@ func TestRebuildReusesBundle(t *testing.T) {
 	tests := []struct {
 		name       string
 		cache      string
-		edit       func(*build.Options)
+		edit       func(*builder.Options)
 		damage     bool
 		wantReused bool
 		wantSame   bool
 	}{
 		{"unchanged inputs reuse", cache, nil, false, true, true},
 		{"empty cache writes the same bytes", t.TempDir(), nil, false, false, true},
-		{"another level writes afresh", cache, func(o *build.Options) { o.Level = zstd.SpeedBetterCompression }, false, false, false},
-		{"another creation time writes afresh", cache, func(o *build.Options) { o.Created = time.Unix(1e9, 0) }, false, false, false},
+		{"another level writes afresh", cache, func(o *builder.Options) { o.Level = zstd.SpeedBetterCompression }, false, false, false},
+		{"another creation time writes afresh", cache, func(o *builder.Options) { o.Created = time.Unix(1e9, 0) }, false, false, false},
 		{"cached bundle changed in place writes afresh", cache, nil, true, false, true},
 	}
 	for _, tt := range tests {
