@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,7 @@ type installFlags struct {
 	ClusterInit       bool
 	Join              string // server --join, agent --server
 	Token             string
+	TokenFile         string
 	DatastoreEndpoint string
 	TLSSANs           []string
 	NodeLabels        []string
@@ -39,6 +41,7 @@ type installFlags struct {
 
 func (f *installFlags) bindCommon(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Token, "token", "", "cluster token (required to join; a first server generates one when empty)")
+	fs.StringVar(&f.TokenFile, "token-file", "", "read the cluster token from this file instead of --token (keeps it off the command line)")
 	fs.StringSliceVar(&f.NodeLabels, "node-label", nil, "node label key=value (repeatable)")
 	fs.StringSliceVar(&f.NodeTaints, "node-taint", nil, "node taint key=value:Effect (repeatable)")
 	fs.StringVar(&f.Config, "config", "", "YAML file of extra k3s flags merged into config.yaml")
@@ -81,6 +84,9 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel() // ends the progress printer
 	stderr := cmd.ErrOrStderr()
+	if err := f.readTokenFile(); err != nil {
+		return err
+	}
 	node := manifests.Node{Role: role, ClusterInit: f.ClusterInit, Server: f.Join, Token: f.Token,
 		DatastoreEndpoint: f.DatastoreEndpoint, TLSSANs: f.TLSSANs, NodeLabels: f.NodeLabels,
 		NodeTaints: f.NodeTaints, RegistryMirrors: f.RegistryMirrors}
@@ -124,6 +130,26 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 		return fmt.Errorf("install from %s: %w", opts.Bundle, err)
 	}
 	return printInstall(cmd.OutOrStdout(), opts, res, host, node.TLSSANs)
+}
+
+// readTokenFile sets Token from --token-file: the file's content without
+// surrounding white space.
+func (f *installFlags) readTokenFile() error {
+	if f.TokenFile == "" {
+		return nil
+	}
+	if f.Token != "" {
+		return fmt.Errorf("--token and --token-file: give the token once")
+	}
+	b, err := os.ReadFile(f.TokenFile)
+	if err != nil {
+		return fmt.Errorf("--token-file: %w", err)
+	}
+	f.Token = strings.TrimSpace(string(b))
+	if f.Token == "" {
+		return fmt.Errorf("--token-file %s is empty", f.TokenFile)
+	}
+	return nil
 }
 
 // siteValues reads --values files and applies --set in order.
