@@ -150,6 +150,6 @@ func (k *knownHostsFile) appendKey(host string, key ssh.PublicKey) error {
 // probeKey is a key no host has: checking it lists the known keys.
 type probeKey struct{}
 
-func (probeKey) Type() string                          { return "ferry-probe" }
-func (probeKey) Marshal() []byte                       { return []byte("ferry-probe") }
+func (probeKey) Type() string                        { return "ferry-probe" }
+func (probeKey) Marshal() []byte                     { return []byte("ferry-probe") }
 func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key") }
