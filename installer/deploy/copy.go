@@ -169,7 +169,7 @@ func appendFrom(ctx context.Context, h *Host, f *localFile, partial string, offs
 		redir = ">>"
 	}
 	line := fmt.Sprintf("mkdir -p %s && cat %s %s", shellQuote(path.Dir(partial)), redir, shellQuote(partial))
-	h.logf("%s: sending %d bytes", f.Name, f.Size-offset)
+	h.detailf("%s: sending %d bytes", f.Name, f.Size-offset)
 	in := countingReader{r: io.LimitReader(src, f.Size-offset), n: &h.sent}
 	if err := h.run(ctx, command{Line: line, Stdin: in, Timeout: timeout}); err != nil {
 		return fmt.Errorf("copy %s to the host: %w (a rerun resumes the copy)", f.Name, err)

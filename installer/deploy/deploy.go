@@ -125,12 +125,6 @@ func newRun(opts Options) (*run, error) {
 	if opts.Key != "" {
 		r.keyPath = opts.Key
 	}
-	if r.bundlePath == "" {
-		return nil, errNoBundle
-	}
-	if r.keyPath == "" {
-		return nil, errors.New("no trusted key: set key: in the cluster file or pass --key ferry.pub")
-	}
 	hs, err := c.hosts()
 	if err != nil {
 		return nil, err
@@ -149,6 +143,17 @@ func newRun(opts Options) (*run, error) {
 		}
 	}
 	return r, nil
+}
+
+// needBundle checks that a bundle and a key are named.
+func (r *run) needBundle() error {
+	if r.bundlePath == "" {
+		return errNoBundle
+	}
+	if r.keyPath == "" {
+		return errors.New("no trusted key: set key: in the cluster file or pass --key ferry.pub")
+	}
+	return nil
 }
 
 func (r *run) close() {
@@ -183,11 +188,17 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer r.close()
+	if err := r.needBundle(); err != nil {
+		return nil, err
+	}
 	tok, created, err := r.c.LoadToken(!opts.DryRun)
 	if err != nil {
 		return nil, err
 	}
 	r.token = tok
+	for _, h := range r.hosts {
+		h.log.secret = tok
+	}
 	res := &Result{DryRun: opts.DryRun}
 	if created {
 		res.TokenCreated = r.c.TokenFile()

@@ -34,7 +34,9 @@ type Host struct {
 	arch       string
 	remote     *remoteState
 	done       bool // already installed from this bundle with these settings
-	hadWorkDir bool
+	// missingTop is the outermost directory of WorkDir that did not exist
+	// when the host was read ("" when WorkDir existed).
+	missingTop string
 	finished   bool // the run's last step for this host succeeded
 }
 
@@ -82,11 +84,20 @@ func (h *Host) id() string {
 	return h.ID
 }
 
+// logf logs an event to the host's log and the console.
 func (h *Host) logf(format string, args ...any) {
 	if h == nil || h.log == nil {
 		return
 	}
-	h.log.event(fmt.Sprintf(format, args...))
+	h.log.event(fmt.Sprintf(format, args...), true)
+}
+
+// detailf logs an event to the host's log only.
+func (h *Host) detailf(format string, args ...any) {
+	if h == nil || h.log == nil {
+		return
+	}
+	h.log.event(fmt.Sprintf(format, args...), false)
 }
 
 // path is p inside the work directory.
@@ -108,7 +119,7 @@ func (h *Host) connect(ctx context.Context) error {
 	if h.conn != nil {
 		return nil
 	}
-	h.logf("connect to %s@%s:%d", h.Endpoint.User, h.Endpoint.Host, h.Endpoint.Port)
+	h.detailf("connect to %s@%s:%d", h.Endpoint.User, h.Endpoint.Host, h.Endpoint.Port)
 	c, err := h.dialer.Dial(ctx, h.Endpoint)
 	if err != nil {
 		return err
@@ -122,11 +133,11 @@ func (h *Host) run(ctx context.Context, cmd command) error {
 	if err := h.connect(ctx); err != nil {
 		return err
 	}
-	h.logf("run: %s", cmd.Line)
+	h.detailf("run: %s", cmd.Line)
 	start := time.Now()
 	err := h.conn.Run(ctx, cmd, h.log)
 	if err != nil {
-		h.logf("failed after %s: %v", time.Since(start).Round(time.Millisecond), err)
+		h.detailf("failed after %s: %v", time.Since(start).Round(time.Millisecond), err)
 	}
 	return err
 }
@@ -136,7 +147,7 @@ func (h *Host) output(ctx context.Context, cmd command) ([]byte, error) {
 	if err := h.connect(ctx); err != nil {
 		return nil, err
 	}
-	h.logf("run: %s", cmd.Line)
+	h.detailf("run: %s", cmd.Line)
 	out, err := h.conn.Output(ctx, cmd, h.log)
 	if len(out) > 0 {
 		_, _ = h.log.Write(out)
@@ -145,7 +156,7 @@ func (h *Host) output(ctx context.Context, cmd command) ([]byte, error) {
 		}
 	}
 	if err != nil {
-		h.logf("failed: %v", err)
+		h.detailf("failed: %v", err)
 	}
 	return out, err
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,6 +25,16 @@ type hostLog struct {
 	f       *os.File // nil: no file (dry run)
 	console io.Writer
 	partial []byte
+	// secret is replaced by "<token>" in every line: a first server's
+	// ferry-install prints join commands that carry the token.
+	secret string
+}
+
+func (l *hostLog) redact(s string) string {
+	if l.secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, l.secret, "<token>")
 }
 
 // openHostLog opens (appending) dir/id.log; dir is created 0700 since
@@ -46,15 +57,16 @@ func openHostLog(dir, id string, console io.Writer) (*hostLog, error) {
 
 func stamp() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000000Z") }
 
-// event logs one line and copies it to the console.
-func (l *hostLog) event(msg string) {
+// event logs one line and, when console, copies it to the console.
+func (l *hostLog) event(msg string, console bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.flushPartial()
+	msg = l.redact(msg)
 	if l.f != nil {
 		fmt.Fprintf(l.f, "%s == %s\n", stamp(), msg)
 	}
-	if l.console != nil {
+	if console && l.console != nil {
 		fmt.Fprintf(l.console, "%s: %s\n", l.id, msg)
 	}
 }
@@ -72,7 +84,7 @@ func (l *hostLog) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		fmt.Fprintf(l.f, "%s | %s\n", stamp(), l.partial[:i])
+		fmt.Fprintf(l.f, "%s | %s\n", stamp(), l.redact(string(l.partial[:i])))
 		l.partial = l.partial[i+1:]
 	}
 	return len(p), nil
@@ -80,7 +92,7 @@ func (l *hostLog) Write(p []byte) (int, error) {
 
 func (l *hostLog) flushPartial() {
 	if len(l.partial) > 0 && l.f != nil {
-		fmt.Fprintf(l.f, "%s | %s\n", stamp(), l.partial)
+		fmt.Fprintf(l.f, "%s | %s\n", stamp(), l.redact(string(l.partial)))
 	}
 	l.partial = nil
 }

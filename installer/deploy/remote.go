@@ -44,15 +44,19 @@ func (h *Host) statusCommand() string {
 // ferry-install has nothing from deploy.
 func readRemote(ctx context.Context, h *Host) (*remoteState, error) {
 	rs := &remoteState{}
-	out, err := h.output(ctx, command{Line: fmt.Sprintf("if [ -d %s ]; then echo dir; fi; if [ -x %s ]; then echo bin; fi; cat %s 2>/dev/null || true",
+	// top is the outermost directory of the work directory that does not
+	// exist: what undoing the staging removes.
+	out, err := h.output(ctx, command{Line: fmt.Sprintf(`d=%s; top=; while [ ! -d "$d" ]; do top="$d"; d=$(dirname "$d"); done; echo "top=$top"; if [ -x %s ]; then echo bin; fi; cat %s 2>/dev/null || true`,
 		shellQuote(h.WorkDir), shellQuote(h.bin()), shellQuote(h.path(deployedFile)))})
 	if err != nil {
 		return nil, fmt.Errorf("read the work directory %s: %w", h.WorkDir, err)
 	}
-	s := string(out)
-	if rest, ok := strings.CutPrefix(s, "dir\n"); ok {
-		h.hadWorkDir, s = true, rest
+	first, s, _ := strings.Cut(string(out), "\n")
+	top, ok := strings.CutPrefix(first, "top=")
+	if !ok {
+		return nil, fmt.Errorf("read the work directory %s: unexpected answer %q", h.WorkDir, first)
 	}
+	h.missingTop = top
 	if rest, ok := strings.CutPrefix(s, "bin\n"); ok {
 		rs.HasInstaller, s = true, rest
 	}

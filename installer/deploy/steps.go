@@ -153,8 +153,8 @@ func (r *run) stageStep(h *Host) *Step {
 			switch {
 			case h.remote == nil:
 				return nil
-			case !h.hadWorkDir:
-				return h.run(ctx, command{Line: "rm -rf " + shellQuote(h.WorkDir)})
+			case h.missingTop != "":
+				return h.run(ctx, command{Line: "rm -rf " + shellQuote(h.missingTop)})
 			case !h.remote.HasInstaller:
 				return h.run(ctx, command{Line: "rm -f " + shellQuote(h.bin()) + " " + shellQuote(h.bin()+".partial")})
 			}

@@ -109,6 +109,9 @@ func checkNode(n Node, bad badFunc, group string, i int) error {
 			return bad(fmt.Sprintf("%q: must be a clean absolute path without quotes", d.v), group, i, d.key)
 		}
 	}
+	if n.WorkDir == "/" {
+		return bad("\"/\": deploy owns its work directory and uninstall removes it: name a directory of its own", group, i, "workDir")
+	}
 	return checkSSH(n.SSH, bad, group, i, "ssh")
 }
 
