@@ -24,10 +24,10 @@ import (
 )
 
 var (
-	binDir     string
-	binOnce    sync.Once
-	binErr     error
-	repoRoot   = filepath.Join("..", "..")
+	binDir        string
+	binOnce       sync.Once
+	binErr        error
+	repoRoot      = filepath.Join("..", "..")
 	testKeyDir, _ = filepath.Abs(filepath.Join(repoRoot, "testdata", "keys"))
 )
 
@@ -90,11 +90,11 @@ func testBundle(t *testing.T, dir, version string) (string, string) {
 		arch string
 		data []byte
 	}{
-		"charts/nfs-4.0.18.tgz":                     {bundle.RoleChart, "", []byte("nfs chart archive")},
-		"images/" + arch + "/ferry-images.tar":      {bundle.RoleImages, arch, []byte("ferry images " + version)},
+		"charts/nfs-4.0.18.tgz":                         {bundle.RoleChart, "", []byte("nfs chart archive")},
+		"images/" + arch + "/ferry-images.tar":          {bundle.RoleImages, arch, []byte("ferry images " + version)},
 		"images/" + arch + "/k3s-airgap-images.tar.zst": {bundle.RoleAirgapImages, arch, []byte("airgap")},
-		"k3s/" + arch + "/k3s":                      {bundle.RoleK3sBinary, arch, k3sBytes},
-		"sbom.spdx.json":                            {bundle.RoleSBOM, "", []byte("{}")},
+		"k3s/" + arch + "/k3s":                          {bundle.RoleK3sBinary, arch, k3sBytes},
+		"sbom.spdx.json":                                {bundle.RoleSBOM, "", []byte("{}")},
 	}
 	paths := make([]string, 0, len(files))
 	for p := range files {

@@ -31,9 +31,9 @@ type Host struct {
 	sent   atomic.Int64
 
 	// Set by the probe.
-	arch       string
-	remote     *remoteState
-	done       bool // already installed from this bundle with these settings
+	arch   string
+	remote *remoteState
+	done   bool // already installed from this bundle with these settings
 	// missingTop is the outermost directory of WorkDir that did not exist
 	// when the host was read ("" when WorkDir existed).
 	missingTop string
