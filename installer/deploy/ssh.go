@@ -28,6 +28,18 @@ type Endpoint struct {
 	Jump         *target
 }
 
+// describe says how the host is reached, for a dry run.
+func (e Endpoint) describe() string {
+	s := fmt.Sprintf("ssh %s@%s port %d, host key checked against %s", e.User, e.Host, e.Port, e.KnownHosts)
+	if e.Jump != nil {
+		s += fmt.Sprintf(", through %s@%s", e.Jump.User, e.Jump.addr())
+	}
+	if e.User != "root" {
+		s += "; commands run through sudo -n"
+	}
+	return s
+}
+
 // endpoint merges n's ssh over the cluster's and the built-in defaults.
 func (c *Cluster) endpoint(n Node) (Endpoint, error) {
 	pick := func(a, b, def string) string {

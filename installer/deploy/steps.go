@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -84,7 +85,7 @@ func (r *run) probeStep(h *Host) *Step {
 	return &Step{
 		Title: "read the host: its arch, deploy's record and ferry-install status",
 		Host:  h,
-		Commands: []string{"uname -m", "cat " + shellQuote(h.path(deployedFile)),
+		Commands: []string{h.Endpoint.describe(), "uname -m", "cat " + shellQuote(h.path(deployedFile)),
 			h.statusCommand() + "   (only when ferry-install is staged)"},
 		Run: func(ctx context.Context) error { return r.probe(ctx, h) },
 	}
@@ -184,6 +185,12 @@ func (r *run) preflightStep(h *Host) *Step {
 func (r *run) copyStep(h *Host) *Step {
 	cmds := []string{"for each file: " + probeCommand(h.path("FILE")) + "; then cat > FILE.partial (or >> from the cut point), sha256sum, chmod, mv -f FILE.partial FILE"}
 	names := []string{r.bundleName() + " (and the files beside it)", r.keyName()}
+	if bf, err := bundleFileNames(r.bundlePath); err == nil {
+		names = names[1:]
+		for i := len(bf) - 1; i >= 0; i-- {
+			names = append([]string{filepath.Base(bf[i])}, names...)
+		}
+	}
 	for _, chart := range sortedKeys(r.c.Values) {
 		names = append(names, valuesName(chart))
 	}

@@ -1,0 +1,91 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// testHostFor is a Host on the test sshd with its work directory in a
+// temporary directory.
+func testHostFor(t *testing.T, s *testSSHD) *Host {
+	t.Helper()
+	h := &Host{ID: "h", WorkDir: filepath.Join(t.TempDir(), "work"), Endpoint: s.endpoint(), dialer: &Dialer{}, log: &hostLog{id: "h"}}
+	t.Cleanup(h.close)
+	return h
+}
+
+// TestSendFileResumes checks the copy over a real sshd: a cut copy
+// (the partial file a cut transfer leaves) is resumed from where it ends,
+// a partial copy with wrong bytes is sent again from the start, and a
+// file the host holds already is not sent at all.
+func TestSendFileResumes(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
+	s := startSSHD(t)
+	ctx := context.Background()
+	data := make([]byte, 1<<20+123)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "bundle.ferry")
+	os.WriteFile(src, data, 0o644)
+	lf, err := hashFile(ctx, src, "bundle.ferry", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cut = 300 << 10
+	tests := []struct {
+		name    string
+		partial []byte
+		want    int64 // bytes sent
+	}{
+		{"cut copy resumes", data[:cut], int64(len(data) - cut)},
+		{"damaged partial starts over", make([]byte, cut), int64(len(data)-cut) + int64(len(data))},
+		{"longer partial starts over", append(append([]byte{}, data...), 'x'), int64(len(data))},
+		{"fresh copy", nil, int64(len(data))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := testHostFor(t, s)
+			dest := filepath.Join(h.WorkDir, "bundle.ferry")
+			if tt.partial != nil {
+				os.MkdirAll(h.WorkDir, 0o755)
+				os.WriteFile(dest+".partial", tt.partial, 0o644)
+			}
+			if err := sendFile(ctx, h, lf, 0); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.BytesSent(); got != tt.want {
+				t.Errorf("sent %d bytes, want %d", got, tt.want)
+			}
+			got, err := os.ReadFile(dest)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("the host's copy differs (%d bytes, %v)", len(got), err)
+			}
+			if _, err := os.Stat(dest + ".partial"); !os.IsNotExist(err) {
+				t.Errorf("the partial copy is left: %v", err)
+			}
+			before := h.BytesSent()
+			if err := sendFile(ctx, h, lf, 0); err != nil {
+				t.Fatal(err)
+			}
+			if h.BytesSent() != before {
+				t.Errorf("the same file was sent again: %d more bytes", h.BytesSent()-before)
+			}
+		})
+	}
+}
+
+func TestSendSecret(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
+	s := startSSHD(t)
+	h := testHostFor(t, s)
+	if err := sendSecret(context.Background(), h, tokenName, []byte("s3cret\n")); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(h.WorkDir, tokenName)
+	if b, _ := os.ReadFile(p); string(b) != "s3cret\n" || fileMode(t, p) != 0o600 {
+		t.Fatalf("token %q mode %v", b, fileMode(t, p))
+	}
+}
