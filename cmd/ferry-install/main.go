@@ -66,6 +66,7 @@ func newRootCmd() *cobra.Command {
 		newUpgradeCmd(opts),
 		newRollbackCmd(opts),
 		newStatusCmd(opts),
+		newDeployCmd(opts),
 	)
 	return root
 }

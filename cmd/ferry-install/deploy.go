@@ -1,0 +1,198 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/installer/deploy"
+)
+
+// deployFlags are the flags of ferry-install deploy and its subcommands.
+type deployFlags struct {
+	File              string
+	Inventory         string
+	Parallel          int
+	AcceptNewHostKeys bool
+	SkipPreflight     bool
+	Installer         string
+	ReadyTimeout      time.Duration
+	ConnectTimeout    time.Duration
+}
+
+func (f *deployFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.File, "file", "f", "", "cluster file (cluster.yaml, SPEC §8)")
+	fs.StringVarP(&f.Inventory, "inventory", "i", "", "k3s-ansible inventory (groups server and agent) instead of -f; give --bundle and --key")
+	fs.IntVar(&f.Parallel, "parallel", 5, "hosts worked on at once: copies, agents, upgrade batches")
+	fs.BoolVar(&f.AcceptNewHostKeys, "accept-new-host-keys", false, "record the key of a host known_hosts has no line for (a changed key is always refused)")
+	fs.StringVar(&f.Installer, "ferry-install", "", "the ferry-install binary to copy to the hosts (default: this one; give one built for the hosts' arch)")
+	fs.DurationVar(&f.ReadyTimeout, "timeout", 5*time.Minute, "how long each node may take to be Ready")
+	fs.DurationVar(&f.ConnectTimeout, "connect-timeout", deploy.DefaultConnectTimeout, "bound on each SSH connect and handshake")
+}
+
+// options loads the cluster and turns the flags into deploy.Options.
+func (f *deployFlags) options(cmd *cobra.Command, opts *globalOptions) (deploy.Options, error) {
+	var (
+		c   *deploy.Cluster
+		err error
+	)
+	switch {
+	case f.File != "" && f.Inventory != "":
+		return deploy.Options{}, errors.New("-f and -i: give the cluster file or the inventory, not both")
+	case f.File != "":
+		c, err = deploy.LoadCluster(f.File)
+	case f.Inventory != "":
+		c, err = deploy.LoadInventory(f.Inventory)
+	default:
+		return deploy.Options{}, errors.New("no cluster: pass -f cluster.yaml or -i inventory.yml")
+	}
+	if err != nil {
+		return deploy.Options{}, err
+	}
+	return deploy.Options{
+		Cluster: c, Bundle: opts.Bundle, Key: opts.Key, Installer: f.Installer, Parallel: f.Parallel,
+		AcceptNewHostKeys: f.AcceptNewHostKeys, SkipPreflight: f.SkipPreflight,
+		DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: cmd.ErrOrStderr(),
+		ReadyTimeout: f.ReadyTimeout, ConnectTimeout: f.ConnectTimeout,
+	}, nil
+}
+
+func newDeployCmd(opts *globalOptions) *cobra.Command {
+	f := &deployFlags{}
+	cmd := &cobra.Command{
+		Use:   "deploy -f cluster.yaml",
+		Short: "Roll a whole site cluster out over SSH: every host runs its own ferry-install",
+		Long: "deploy verifies the bundle here, connects to every host of the cluster file over SSH (host keys checked\n" +
+			"against known_hosts), preflights every host in parallel and changes nothing unless all pass, copies\n" +
+			"ferry-install, the bundle and the key to each host (skipped where the host holds the same sha256,\n" +
+			"resumed where a copy was cut), then installs the first server, the other servers one at a time and the\n" +
+			"agents in parallel, each waited Ready. The token reaches hosts only on SSH stdin into 0600 files.\n" +
+			"A rerun leaves hosts that are already done alone and sends them nothing. Each host's full log is kept\n" +
+			"in cluster.yaml.logs/HOST.log. --dry-run prints the plan, host by host with every command, and\n" +
+			"contacts no host. Exits 7 when some hosts failed. --root does not apply: give root: per host.",
+		Example: "  ferry-install deploy -f cluster.yaml --dry-run\n" +
+			"  ferry-install deploy -f cluster.yaml --accept-new-host-keys\n" +
+			"  ferry-install deploy -i inventory.yml --bundle edge.ferry --key ferry.pub\n" +
+			"  ferry-install deploy status -f cluster.yaml",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			do, err := f.options(cmd, opts)
+			if err != nil {
+				return err
+			}
+			res, err := deploy.Deploy(cmd.Context(), do)
+			return printResult(cmd, opts, res, err)
+		},
+	}
+	f.bind(cmd.PersistentFlags())
+	cmd.Flags().BoolVar(&f.SkipPreflight, "skip-preflight", false, "go on when a host's preflight FAILs (printed) and pass --skip-preflight to its install")
+	cmd.AddCommand(newDeployStatusCmd(opts, f), newDeployUninstallCmd(opts, f))
+	return cmd
+}
+
+func newDeployStatusCmd(opts *globalOptions, f *deployFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show every host: reachable, bundle and version, role, service, node Ready",
+		Long:  "status asks each host's own ferry-install status over SSH, in parallel, and changes nothing. Exits 7\nwhen some hosts cannot be reached or asked.",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			do, err := f.options(cmd, opts)
+			if err != nil {
+				return err
+			}
+			st, err := deploy.Status(cmd.Context(), do)
+			if st != nil {
+				var perr error
+				if opts.JSON {
+					perr = bundle.WriteJSON(cmd.OutOrStdout(), st)
+				} else {
+					perr = st.WriteTable(cmd.OutOrStdout())
+				}
+				if err == nil {
+					err = perr
+				}
+			}
+			return err
+		},
+	}
+}
+
+func newDeployUninstallCmd(opts *globalOptions, f *deployFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "uninstall",
+		Short: "Uninstall k3s from every host: agents first, then servers, the first server last",
+		Long: "uninstall runs each host's own ferry-install uninstall (which removes exactly what it placed), then\n" +
+			"removes deploy's work directory there. A host that fails does not stop the others; exits 7 when some\n" +
+			"failed. The token file beside the cluster file is kept.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			do, err := f.options(cmd, opts)
+			if err != nil {
+				return err
+			}
+			res, err := deploy.Uninstall(cmd.Context(), do)
+			return printResult(cmd, opts, res, err)
+		},
+	}
+}
+
+// printResult prints what a run did per host (a table, or JSON) and
+// returns err: a *deploy.HostsError when some hosts failed.
+func printResult(cmd *cobra.Command, opts *globalOptions, res *deploy.Result, err error) error {
+	if res == nil || (res.DryRun && err == nil && !opts.JSON) {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if opts.JSON {
+		out := struct {
+			*deploy.Result
+			Error string `json:"error,omitempty"`
+		}{Result: res}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		if perr := bundle.WriteJSON(w, out); err == nil {
+			err = perr
+		}
+		return err
+	}
+	if res.TokenCreated != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "generated the cluster token in %s (0600): keep it with the cluster file; every node joins with it\n", res.TokenCreated)
+	}
+	writeHostTable(w, res)
+	return err
+}
+
+func writeHostTable(w io.Writer, res *deploy.Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tADDRESS\tROLE\tOUTCOME\tSENT")
+	for _, h := range res.Hosts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.Name, h.Address, h.Role, h.Outcome, byteCount(h.BytesSent))
+	}
+	tw.Flush()
+	for _, h := range res.Hosts {
+		if h.Error != "" {
+			fmt.Fprintf(w, "\n%s failed: %s\n", h.Name, h.Error)
+		}
+	}
+}
+
+func byteCount(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
