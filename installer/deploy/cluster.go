@@ -54,6 +54,8 @@ type Cluster struct {
 	// Path is the file the cluster was read from; Dir its directory.
 	Path string `yaml:"-"`
 	Dir  string `yaml:"-"`
+	// FromInventory is set when Path is a k3s-ansible inventory.
+	FromInventory bool `yaml:"-"`
 }
 
 // SSH is how to reach a host. Empty fields take the cluster's defaults,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -122,8 +123,8 @@ func sendFile(ctx context.Context, h *Host, f *localFile, timeout time.Duration)
 		return fmt.Errorf("look for %s on the host: %w", f.Name, err)
 	}
 	if rf.SHA256 == f.SHA256 {
-		h.logf("%s: the host holds it already (sha256 %s): nothing sent", f.Name, f.SHA256)
-		return chmod(ctx, h, dest, f.Mode)
+		h.detailf("%s: the host holds it already (sha256 %s): nothing sent", f.Name, f.SHA256)
+		return nil
 	}
 	offset := rf.Partial
 	if offset > f.Size {
@@ -135,27 +136,25 @@ func sendFile(ctx context.Context, h *Host, f *localFile, timeout time.Duration)
 		} else {
 			offset = 0
 		}
-		if err := appendFrom(ctx, h, f, dest+".partial", offset, timeout); err != nil {
+		err := appendFrom(ctx, h, f, dest, offset, timeout)
+		var re *RemoteError
+		if !errors.As(err, &re) || re.Status != exitMismatch {
 			return err
 		}
-		out, err := h.output(ctx, command{Line: "sha256sum " + shellQuote(dest+".partial") + " | cut -d' ' -f1"})
-		if err != nil {
-			return fmt.Errorf("check %s on the host: %w", f.Name, err)
-		}
-		if got := strings.TrimSpace(string(out)); got == f.SHA256 {
-			return h.run(ctx, command{Line: fmt.Sprintf("chmod %o %s && mv -f %s %s",
-				f.Mode.Perm(), shellQuote(dest+".partial"), shellQuote(dest+".partial"), shellQuote(dest))})
-		} else {
-			h.logf("%s: the copy on the host has sha256 %s, want %s: starting over", f.Name, got, f.SHA256)
-		}
+		h.logf("%s: the copy on the host does not match sha256 %s: starting over", f.Name, f.SHA256)
 		offset = 0
 	}
 	return fmt.Errorf("copy %s: the host's copy does not match after sending it again from the start: check the host's disk and memory", f.Name)
 }
 
-// appendFrom streams f from offset into partial on the host (truncating
-// partial first when offset is 0).
-func appendFrom(ctx context.Context, h *Host, f *localFile, partial string, offset int64, timeout time.Duration) error {
+// exitMismatch is the exit status of a copy whose result does not match.
+const exitMismatch = 99
+
+// appendFrom streams f from offset into dest.partial on the host
+// (truncating it first when offset is 0), then, in the same command,
+// checks its sha256 and renames it to dest with f's mode; a mismatch exits
+// exitMismatch and leaves nothing at dest.
+func appendFrom(ctx context.Context, h *Host, f *localFile, dest string, offset int64, timeout time.Duration) error {
 	src, err := os.Open(f.Path)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", f.Path, err)
@@ -168,17 +167,17 @@ func appendFrom(ctx context.Context, h *Host, f *localFile, partial string, offs
 	if offset > 0 {
 		redir = ">>"
 	}
-	line := fmt.Sprintf("mkdir -p %s && cat %s %s", shellQuote(path.Dir(partial)), redir, shellQuote(partial))
+	p := shellQuote(dest + ".partial")
+	line := fmt.Sprintf(`mkdir -p %s && cat %s %s && s=$(sha256sum %s | cut -d' ' -f1) && if [ "$s" = %s ]; then chmod %o %s && mv -f %s %s; else rm -f %s; exit %d; fi`,
+		shellQuote(path.Dir(dest)), redir, p, p, f.SHA256, f.Mode.Perm(), p, p, shellQuote(dest), p, exitMismatch)
 	h.detailf("%s: sending %d bytes", f.Name, f.Size-offset)
 	in := countingReader{r: io.LimitReader(src, f.Size-offset), n: &h.sent}
-	if err := h.run(ctx, command{Line: line, Stdin: in, Timeout: timeout}); err != nil {
+	err = h.run(ctx, command{Line: line, Stdin: in, Timeout: timeout})
+	var re *RemoteError
+	if err != nil && !(errors.As(err, &re) && re.Status == exitMismatch) {
 		return fmt.Errorf("copy %s to the host: %w (a rerun resumes the copy)", f.Name, err)
 	}
-	return nil
-}
-
-func chmod(ctx context.Context, h *Host, dest string, mode fs.FileMode) error {
-	return h.run(ctx, command{Line: fmt.Sprintf("chmod %o %s", mode.Perm(), shellQuote(dest))})
+	return err
 }
 
 // sendSecret writes data to WorkDir/name on the host with mode 0600,

@@ -84,7 +84,7 @@ func TestDeployEndToEnd(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	s := startSSHD(t, "FERRY_SERVICE_MANAGER=exec")
 	dir := t.TempDir()
-	bp, key := testBundle(t, dir, "1.4.0")
+	bp, key := testBundle(t, dir, "1.4.0", nil)
 	servers := []testHost{{"srv-1", hostRoot(t, nil)}, {"srv-2", hostRoot(t, nil)}}
 	agents := []testHost{{"agt-1", hostRoot(t, nil)}, {"agt-2", hostRoot(t, nil)}}
 	cluster := writeCluster(t, dir, s, bp, key, servers, agents)
@@ -181,6 +181,8 @@ func TestDeployEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("rolling upgrade", func(t *testing.T) { testUpgrade(t, cluster, dir, servers, agents) })
+
 	t.Run("uninstall", func(t *testing.T) {
 		if _, err := Uninstall(ctx, testOptions(t, cluster)); err != nil {
 			t.Fatal(err)
@@ -204,7 +206,7 @@ func TestDeployPreflightFailure(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	s := startSSHD(t, "FERRY_SERVICE_MANAGER=exec")
 	dir := t.TempDir()
-	bp, key := testBundle(t, dir, "1.4.0")
+	bp, key := testBundle(t, dir, "1.4.0", nil)
 	good, bad := hostRoot(t, nil), hostRoot(t, map[string]string{"etc/hostname": "localhost\n"})
 	cluster := writeCluster(t, dir, s, bp, key, []testHost{{"srv-1", good}}, []testHost{{"agt-1", bad}})
 	before := map[string]map[string]string{good: snapshot(t, good), bad: snapshot(t, bad)}

@@ -73,7 +73,8 @@ func bins(t *testing.T) (ferryInstall, k3s string) {
 // testBundle writes a bundle signed with the committed test key carrying
 // the k3s stand-in as k3s, and returns its path and the public key's.
 // version names the bundle's version.
-func testBundle(t *testing.T, dir, version string) (string, string) {
+// templates are template overrides by name ("k3s.service.tmpl").
+func testBundle(t *testing.T, dir, version string, templates map[string]string) (string, string) {
 	t.Helper()
 	_, k3s := bins(t)
 	k3sBytes, err := os.ReadFile(k3s)
@@ -95,6 +96,13 @@ func testBundle(t *testing.T, dir, version string) (string, string) {
 		"images/" + arch + "/k3s-airgap-images.tar.zst": {bundle.RoleAirgapImages, arch, []byte("airgap")},
 		"k3s/" + arch + "/k3s":                          {bundle.RoleK3sBinary, arch, k3sBytes},
 		"sbom.spdx.json":                                {bundle.RoleSBOM, "", []byte("{}")},
+	}
+	for name, body := range templates {
+		files["templates/"+name] = struct {
+			role bundle.Role
+			arch string
+			data []byte
+		}{bundle.RoleTemplate, "", []byte(body)}
 	}
 	paths := make([]string, 0, len(files))
 	for p := range files {

@@ -54,7 +54,7 @@ func LoadInventory(path string) (*Cluster, error) {
 	for _, n := range names {
 		collect(n, top[n], nil, groups)
 	}
-	c := &Cluster{APIVersion: APIVersion, Kind: KindCluster, Path: path, Dir: filepath.Dir(path)}
+	c := &Cluster{APIVersion: APIVersion, Kind: KindCluster, Path: path, Dir: filepath.Dir(path), FromInventory: true}
 	c.Metadata.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	for _, g := range []struct {
 		name string

@@ -41,6 +41,9 @@ type Plan struct {
 	// KeepGoing runs every step of a phase, and the later phases, even
 	// when one fails (uninstall); the failures are joined.
 	KeepGoing bool
+	// Log receives the start and end of local steps (hosts' steps go to
+	// their own logs, which copy them to the console).
+	Log io.Writer
 }
 
 // Describe writes the plan for --dry-run: phase by phase, step by step,
@@ -92,7 +95,7 @@ func (p *Plan) Run(ctx context.Context) error {
 	var done []*Step
 	var failures []error
 	for _, ph := range p.Phases {
-		ran, err := ph.run(ctx, p.KeepGoing)
+		ran, err := ph.run(ctx, p.KeepGoing, p.Log)
 		done = append(done, ran...)
 		if err != nil {
 			failures = append(failures, err)
@@ -123,7 +126,7 @@ func (p *Plan) Run(ctx context.Context) error {
 
 // run runs the phase's steps and returns those that ran (successfully or
 // not, so that a half-done step is undone too).
-func (ph *Phase) run(ctx context.Context, keepGoing bool) ([]*Step, error) {
+func (ph *Phase) run(ctx context.Context, keepGoing bool, log io.Writer) ([]*Step, error) {
 	n := ph.Parallel
 	if n < 1 {
 		n = 1
@@ -160,7 +163,7 @@ func (ph *Phase) run(ctx context.Context, keepGoing bool) ([]*Step, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := s.runLogged(ctx)
+			err := s.runLogged(ctx, log)
 			if err != nil {
 				mu.Lock()
 				failures = append(failures, &StepError{Host: s.Host.id(), Title: s.Title, Err: err})
@@ -175,14 +178,22 @@ func (ph *Phase) run(ctx context.Context, keepGoing bool) ([]*Step, error) {
 	return ran, errors.Join(failures...)
 }
 
-func (s *Step) runLogged(ctx context.Context) error {
+func (s *Step) runLogged(ctx context.Context, log io.Writer) error {
+	logf := s.Host.logf
+	if s.Host == nil {
+		logf = func(format string, args ...any) {
+			if log != nil {
+				fmt.Fprintf(log, "local: "+format+"\n", args...)
+			}
+		}
+	}
 	start := time.Now()
-	s.Host.logf("step start: %s", s.Title)
+	logf("step start: %s", s.Title)
 	err := s.Run(ctx)
 	if err != nil {
-		s.Host.logf("step failed after %s: %s: %v", time.Since(start).Round(time.Millisecond), s.Title, err)
+		logf("step failed after %s: %s: %v", time.Since(start).Round(time.Millisecond), s.Title, err)
 		return err
 	}
-	s.Host.logf("step done after %s: %s", time.Since(start).Round(time.Millisecond), s.Title)
+	logf("step done after %s: %s", time.Since(start).Round(time.Millisecond), s.Title)
 	return nil
 }
