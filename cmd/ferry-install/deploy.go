@@ -92,7 +92,7 @@ func newDeployCmd(opts *globalOptions) *cobra.Command {
 	}
 	f.bind(cmd.PersistentFlags())
 	cmd.Flags().BoolVar(&f.SkipPreflight, "skip-preflight", false, "go on when a host's preflight FAILs (printed) and pass --skip-preflight to its install")
-	cmd.AddCommand(newDeployStatusCmd(opts, f), newDeployUninstallCmd(opts, f))
+	cmd.AddCommand(newDeployStatusCmd(opts, f), newDeployUninstallCmd(opts, f), newDeployUpgradeCmd(opts, f))
 	return cmd
 }
 
@@ -138,6 +138,30 @@ func newDeployUninstallCmd(opts *globalOptions, f *deployFlags) *cobra.Command {
 				return err
 			}
 			res, err := deploy.Uninstall(cmd.Context(), do)
+			return printResult(cmd, opts, res, err)
+		},
+	}
+}
+
+func newDeployUpgradeCmd(opts *globalOptions, f *deployFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "upgrade --bundle NEW",
+		Short: "Roll a new bundle out: servers one at a time, then agents in batches of --parallel",
+		Long: "upgrade verifies the new bundle here, copies ferry-install, the bundle and the key to every host not on it\n" +
+			"yet, then runs each node's own ferry-install upgrade: the servers one at a time (never two down at once),\n" +
+			"then the agents in batches of --parallel. Every node must be Ready before the next node or batch starts.\n" +
+			"A node that does not come back Ready rolls itself back; the first failure stops the rollout, names the\n" +
+			"host and what it runs now, leaves the hosts after it untouched, prints the command that resumes, and\n" +
+			"exits 7. The same command resumes: hosts already on the new bundle are skipped. Afterwards, point\n" +
+			"bundle: in the cluster file at the new bundle.",
+		Example: "  ferry-install deploy upgrade -f cluster.yaml --bundle factory-edge-1.5.0.ferry",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			do, err := f.options(cmd, opts)
+			if err != nil {
+				return err
+			}
+			res, err := deploy.Upgrade(cmd.Context(), do)
 			return printResult(cmd, opts, res, err)
 		},
 	}

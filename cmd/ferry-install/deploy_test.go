@@ -1,10 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ferry-k3s/ferry/installer/deploy"
 )
 
 func TestDeployCmdDryRun(t *testing.T) {
@@ -36,6 +41,8 @@ agents: [{address: 10.0.0.20}]
 }
 
 func TestDeployCmdBadInput(t *testing.T) {
+	cluster := filepath.Join(t.TempDir(), "cluster.yaml")
+	os.WriteFile(cluster, []byte("apiVersion: ferry.k3s.io/v1\nkind: Cluster\nservers: [{address: 10.0.0.10}]\n"), 0o600)
 	tests := []struct {
 		args []string
 		want string
@@ -44,6 +51,7 @@ func TestDeployCmdBadInput(t *testing.T) {
 		{[]string{"deploy", "-f", "a", "-i", "b"}, "not both"},
 		{[]string{"deploy", "status", "-f", filepath.Join(t.TempDir(), "none.yaml")}, "none.yaml"},
 		{[]string{"server", "--token", "a", "--token-file", "b"}, "give the token once"},
+		{[]string{"deploy", "upgrade", "-f", cluster}, "--bundle NEW"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -51,5 +59,33 @@ func TestDeployCmdBadInput(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDeployStatusUnreachable checks that a host that cannot be reached is
+// in the table and makes the command return a *deploy.HostsError (exit 7).
+func TestDeployStatusUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close() // nothing listens there now
+	dir := t.TempDir()
+	cluster := filepath.Join(dir, "cluster.yaml")
+	os.WriteFile(cluster, []byte(fmt.Sprintf(`apiVersion: ferry.k3s.io/v1
+kind: Cluster
+ssh: {port: %d, identityFile: %s, knownHosts: %s}
+servers: [{address: 127.0.0.1, name: srv-1}]
+`, port, filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts"))), 0o600)
+	os.WriteFile(filepath.Join(dir, "id"), []byte("not a key"), 0o600)
+	t.Setenv("SSH_AUTH_SOCK", "")
+	out, err := runInstall(t, "deploy", "status", "-f", cluster)
+	var he *deploy.HostsError
+	if !errors.As(err, &he) || len(he.Failed) != 1 || he.Failed[0] != "srv-1" {
+		t.Fatalf("err = %v, want a HostsError naming srv-1", err)
+	}
+	if !strings.Contains(out, "srv-1") || !strings.Contains(out, "REACHABLE") {
+		t.Errorf("table:\n%s", out)
 	}
 }
