@@ -104,24 +104,49 @@ func parseProbe(out []byte) (remoteFile, error) {
 	return r, nil
 }
 
+// sendFiles makes the host hold every file of files in its work
+// directory (see sendFile), asking the host about all of them in one
+// command first.
+func sendFiles(ctx context.Context, h *Host, files []*localFile, timeout time.Duration) error {
+	lines := make([]string, len(files))
+	for i, f := range files {
+		lines[i] = probeCommand(h.path(f.Name))
+	}
+	out, err := h.output(ctx, command{Line: strings.Join(lines, "; ")})
+	if err != nil {
+		return fmt.Errorf("look for the files on the host: %w", err)
+	}
+	fields := strings.Fields(string(out))
+	if len(fields) != 2*len(files) {
+		return fmt.Errorf("look for the files on the host: unexpected answer %q: the host needs sha256sum, cut and stat (coreutils)", out)
+	}
+	for i, f := range files {
+		rf, err := parseProbe([]byte(fields[2*i] + "\n" + fields[2*i+1]))
+		if err != nil {
+			return fmt.Errorf("look for %s on the host: %w", f.Name, err)
+		}
+		if err := sendKnown(ctx, h, f, rf, timeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // sendFile makes the host hold f at WorkDir/f.Name. It sends nothing when
 // the host already holds the same sha256; it appends to a partial copy
 // left by a cut transfer from where that copy ends; it re-checks the
 // digest on the host before the rename into place, and starts over once
 // from the first byte when a resumed copy does not match.
 func sendFile(ctx context.Context, h *Host, f *localFile, timeout time.Duration) error {
+	return sendFiles(ctx, h, []*localFile{f}, timeout)
+}
+
+// sendKnown is sendFile once the host's copy, rf, is known.
+func sendKnown(ctx context.Context, h *Host, f *localFile, rf remoteFile, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = DefaultCopyTimeout
 	}
 	dest := h.path(f.Name)
-	out, err := h.output(ctx, command{Line: probeCommand(dest)})
-	if err != nil {
-		return fmt.Errorf("look for %s on the host: %w", f.Name, err)
-	}
-	rf, err := parseProbe(out)
-	if err != nil {
-		return fmt.Errorf("look for %s on the host: %w", f.Name, err)
-	}
 	if rf.SHA256 == f.SHA256 {
 		h.detailf("%s: the host holds it already (sha256 %s): nothing sent", f.Name, f.SHA256)
 		return nil

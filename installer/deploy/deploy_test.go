@@ -224,3 +224,37 @@ func TestDeployPreflightFailure(t *testing.T) {
 		t.Errorf("outcomes: %+v", res.Hosts)
 	}
 }
+
+// TestDeploySplitBundle deploys a single server (a plain SQLite server: no
+// --cluster-init) from a bundle split into parts: every part, the signed
+// index and the signatures are copied and the host's ferry-install reads
+// the parts in place.
+func TestDeploySplitBundle(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
+	s := startSSHD(t, "FERRY_SERVICE_MANAGER=exec")
+	dir := t.TempDir()
+	part, key := writeTestBundle(t, dir, "1.4.0", nil, 1<<20)
+	root := hostRoot(t, nil)
+	cluster := writeCluster(t, dir, s, part, key, []testHost{{"srv-1", root}}, nil)
+	if _, err := Deploy(context.Background(), testOptions(t, cluster)); err != nil {
+		t.Fatal(err)
+	}
+	local, err := bundleFileNames(part)
+	if err != nil || len(local) < 5 {
+		t.Fatalf("bundle files %v %v", local, err)
+	}
+	for _, f := range local {
+		want, _ := os.ReadFile(f)
+		got, err := os.ReadFile(filepath.Join(root, DefaultWorkDir, filepath.Base(f)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s on the host: %v", filepath.Base(f), err)
+		}
+	}
+	st, _ := os.ReadFile(filepath.Join(root, "var/lib/ferry/state.json"))
+	if !bytes.Contains(st, []byte(`"role": "server"`)) || bytes.Contains(st, []byte("clusterInit")) {
+		t.Errorf("not a plain single server:\n%s", st)
+	}
+	if _, err := Uninstall(context.Background(), testOptions(t, cluster)); err != nil {
+		t.Fatal(err)
+	}
+}

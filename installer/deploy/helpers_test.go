@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -75,6 +76,13 @@ func bins(t *testing.T) (ferryInstall, k3s string) {
 // version names the bundle's version.
 // templates are template overrides by name ("k3s.service.tmpl").
 func testBundle(t *testing.T, dir, version string, templates map[string]string) (string, string) {
+	return writeTestBundle(t, dir, version, templates, 0)
+}
+
+// writeTestBundle is testBundle; split > 0 writes it as parts of at most
+// split bytes (with 3 MiB of incompressible data so that there are
+// several) and returns the first part's path.
+func writeTestBundle(t *testing.T, dir, version string, templates map[string]string, split int64) (string, string) {
 	t.Helper()
 	_, k3s := bins(t)
 	k3sBytes, err := os.ReadFile(k3s)
@@ -96,6 +104,12 @@ func testBundle(t *testing.T, dir, version string, templates map[string]string) 
 		"images/" + arch + "/k3s-airgap-images.tar.zst": {bundle.RoleAirgapImages, arch, []byte("airgap")},
 		"k3s/" + arch + "/k3s":                          {bundle.RoleK3sBinary, arch, k3sBytes},
 		"sbom.spdx.json":                                {bundle.RoleSBOM, "", []byte("{}")},
+	}
+	if split > 0 {
+		img := files["images/"+arch+"/ferry-images.tar"]
+		img.data = make([]byte, 3<<20)
+		rand.Read(img.data)
+		files["images/"+arch+"/ferry-images.tar"] = img
 	}
 	for name, body := range templates {
 		files["templates/"+name] = struct {
@@ -123,13 +137,16 @@ func testBundle(t *testing.T, dir, version string, templates map[string]string) 
 			m.Charts = append(m.Charts, bundle.Chart{Name: "nfs", Version: "4.0.18", Namespace: "nfs-provisioner", Path: p, Digest: "sha256:" + e.SHA256})
 		}
 	}
-	var buf bytes.Buffer
-	if _, err := bundle.Write(context.Background(), &buf, m, srcs, bundle.WithSigner(s), bundle.WithEncoderConcurrency(1)); err != nil {
+	p := filepath.Join(dir, "factory-edge-"+version+".ferry")
+	wopts := []bundle.WriteOption{bundle.WithSigner(s), bundle.WithEncoderConcurrency(1)}
+	if split > 0 {
+		wopts = append(wopts, bundle.WithSplit(split))
+	}
+	if _, err := bundle.WriteFile(context.Background(), p, m, srcs, wopts...); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(dir, "factory-edge-"+version+".ferry")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+	if split > 0 {
+		p = bundle.PartPath(p, 1)
 	}
 	return p, filepath.Join(testKeyDir, "cosign.pub")
 }

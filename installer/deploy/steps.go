@@ -209,10 +209,8 @@ func (r *run) copyStep(h *Host) *Step {
 			for _, chart := range sortedKeys(r.values) {
 				files = append(files, r.values[chart])
 			}
-			for _, f := range files {
-				if err := sendFile(ctx, h, f, r.opts.CopyTimeout); err != nil {
-					return err
-				}
+			if err := sendFiles(ctx, h, files, r.opts.CopyTimeout); err != nil {
+				return err
 			}
 			if err := sendSecret(ctx, h, tokenName, []byte(r.token+"\n")); err != nil {
 				return err

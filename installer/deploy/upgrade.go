@@ -119,12 +119,7 @@ func (r *run) upgradeCopyStep(h *Host) *Step {
 		Skip:     h.isDone,
 		Run: func(ctx context.Context) error {
 			files := append([]*localFile{r.installer}, r.bundle.Files...)
-			for _, f := range append(files, r.key) {
-				if err := sendFile(ctx, h, f, r.opts.CopyTimeout); err != nil {
-					return err
-				}
-			}
-			return nil
+			return sendFiles(ctx, h, append(files, r.key), r.opts.CopyTimeout)
 		},
 	}
 }
