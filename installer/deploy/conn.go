@@ -17,10 +17,60 @@ type Conn struct {
 	client *ssh.Client
 	jump   *ssh.Client
 	user   string
+	stop   chan struct{}
+}
+
+// KeepAliveInterval is how often an idle-looking connection is probed
+// (30s): a long install must not lose its connection to a NAT or firewall
+// idle timeout, and a dead host must not hang a command until its
+// timeout. Three unanswered probes in a row close the connection.
+const KeepAliveInterval = 30 * time.Second
+
+func newConn(client, jump *ssh.Client, user string) *Conn {
+	c := &Conn{client: client, jump: jump, user: user, stop: make(chan struct{})}
+	go c.keepAlive()
+	return c
+}
+
+func (c *Conn) keepAlive() {
+	t := time.NewTicker(KeepAliveInterval)
+	defer t.Stop()
+	missed := 0
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+			reply <- err
+		}()
+		select {
+		case err := <-reply:
+			if err != nil {
+				return // the connection is gone; commands on it fail
+			}
+			missed = 0
+		case <-time.After(KeepAliveInterval):
+			if missed++; missed >= 3 {
+				c.client.Close()
+				return
+			}
+		case <-c.stop:
+			return
+		}
+	}
 }
 
 // Close closes the connection and the jump host's.
 func (c *Conn) Close() error {
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
 	err := c.client.Close()
 	if c.jump != nil {
 		err = errors.Join(err, c.jump.Close())

@@ -186,7 +186,7 @@ func (d *Dialer) Dial(ctx context.Context, e Endpoint) (*Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Conn{client: cl, user: e.User}, nil
+		return newConn(cl, nil, e.User), nil
 	}
 	jaddr := e.Jump.addr()
 	jcfg, err := d.config(e, e.Jump.User, jaddr)
@@ -211,7 +211,7 @@ func (d *Dialer) Dial(ctx context.Context, e Endpoint) (*Conn, error) {
 		jump.Close()
 		return nil, err
 	}
-	return &Conn{client: cl, jump: jump, user: e.User}, nil
+	return newConn(cl, jump, e.User), nil
 }
 
 // handshake runs the SSH handshake over nc within the timeout.
