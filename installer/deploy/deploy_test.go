@@ -254,7 +254,4 @@ func TestDeploySplitBundle(t *testing.T) {
 	if !bytes.Contains(st, []byte(`"role": "server"`)) || bytes.Contains(st, []byte("clusterInit")) {
 		t.Errorf("not a plain single server:\n%s", st)
 	}
-	if _, err := Uninstall(context.Background(), testOptions(t, cluster)); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -46,12 +46,14 @@ func readRemote(ctx context.Context, h *Host) (*remoteState, error) {
 	rs := &remoteState{}
 	// top is the outermost directory of the work directory that does not
 	// exist: what undoing the staging removes.
-	out, err := h.output(ctx, command{Line: fmt.Sprintf(`d=%s; top=; while [ ! -d "$d" ]; do top="$d"; d=$(dirname "$d"); done; echo "top=$top"; if [ -x %s ]; then echo bin; fi; cat %s 2>/dev/null || true`,
+	out, err := h.output(ctx, command{Line: fmt.Sprintf(`uname -m; d=%s; top=; while [ ! -d "$d" ]; do top="$d"; d=$(dirname "$d"); done; echo "top=$top"; if [ -x %s ]; then echo bin; fi; cat %s 2>/dev/null || true`,
 		shellQuote(h.WorkDir), shellQuote(h.bin()), shellQuote(h.path(deployedFile)))})
 	if err != nil {
 		return nil, fmt.Errorf("read the work directory %s: %w", h.WorkDir, err)
 	}
-	first, s, _ := strings.Cut(string(out), "\n")
+	machine, rest, _ := strings.Cut(string(out), "\n")
+	h.arch = goArch(strings.TrimSpace(machine))
+	first, s, _ := strings.Cut(rest, "\n")
 	top, ok := strings.CutPrefix(first, "top=")
 	if !ok {
 		return nil, fmt.Errorf("read the work directory %s: unexpected answer %q", h.WorkDir, first)

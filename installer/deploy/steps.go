@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -94,22 +95,17 @@ func (r *run) probeStep(h *Host) *Step {
 // probe reads h and decides whether it is done. A host that ferry
 // installed from another bundle, or with other settings, is refused.
 func (r *run) probe(ctx context.Context, h *Host) error {
-	out, err := h.output(ctx, command{Line: "uname -m"})
+	rs, err := readRemote(ctx, h)
 	if err != nil {
 		return err
 	}
-	h.arch = goArch(strings.TrimSpace(string(out)))
+	h.remote = rs
 	if want := elfArch(r.installer.Path); want != "" && want != h.arch {
 		return fmt.Errorf("the host is %s but %s is built for %s: pass --ferry-install with a build for %s", h.arch, r.installer.Path, want, h.arch)
 	}
 	if r.bundle != nil && !slices.Contains(r.bundle.Manifest.Arches, h.arch) {
 		return fmt.Errorf("the host is %s but the bundle carries k3s for %v only", h.arch, r.bundle.Manifest.Arches)
 	}
-	rs, err := readRemote(ctx, h)
-	if err != nil {
-		return err
-	}
-	h.remote = rs
 	st := rs.Status
 	if st == nil || !st.Installed {
 		return nil
@@ -233,7 +229,7 @@ func (r *run) installStep(h *Host) *Step {
 		Title: "install " + string(h.Role) + " and wait until it is Ready",
 		Host:  h,
 		Commands: []string{line + "   (on failure it rolls this host back by itself)",
-			"rm -f " + shellQuote(h.path(tokenName)),
+			"rm -f " + shellQuote(h.path(tokenName)) + "   (in the same command line, whatever the install's outcome)",
 			h.statusCommand() + "   (until nodeReady, at most " + r.opts.readyTimeout().String() + ")",
 			"cat > " + shellQuote(h.path(deployedFile)) + "   (the settings digest, for reruns)"},
 		Skip: h.isDone,
@@ -246,13 +242,15 @@ func (r *run) install(ctx context.Context, h *Host) error {
 	if err != nil {
 		return err
 	}
-	err = h.run(ctx, command{Line: line, Timeout: r.opts.installTimeout()})
-	rmErr := h.run(context.WithoutCancel(ctx), command{Line: "rm -f " + shellQuote(h.path(tokenName))})
+	// The staged token goes as soon as the install ends; again on its own
+	// when the install was cut (its timeout kills the whole command line).
+	rm := "rm -f " + shellQuote(h.path(tokenName))
+	err = h.run(ctx, command{Line: line + "; rc=$?; " + rm + "; exit $rc", Timeout: r.opts.installTimeout()})
 	if err != nil {
+		if rmErr := h.run(context.WithoutCancel(ctx), command{Line: rm}); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the staged token: %w", rmErr))
+		}
 		return fmt.Errorf("ferry-install %s: %w", h.Role, err)
-	}
-	if rmErr != nil {
-		return fmt.Errorf("remove the staged token: %w", rmErr)
 	}
 	if _, err := waitReady(ctx, h, r.opts.readyTimeout()); err != nil {
 		return err
