@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -86,7 +91,7 @@ func newDeployCmd(opts *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := deploy.Deploy(cmd.Context(), do)
+			res, err := runLive(cmd, opts, do, deploy.Deploy)
 			return printResult(cmd, opts, res, err)
 		},
 	}
@@ -137,7 +142,7 @@ func newDeployUninstallCmd(opts *globalOptions, f *deployFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := deploy.Uninstall(cmd.Context(), do)
+			res, err := runLive(cmd, opts, do, deploy.Uninstall)
 			return printResult(cmd, opts, res, err)
 		},
 	}
@@ -161,7 +166,7 @@ func newDeployUpgradeCmd(opts *globalOptions, f *deployFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := deploy.Upgrade(cmd.Context(), do)
+			res, err := runLive(cmd, opts, do, deploy.Upgrade)
 			return printResult(cmd, opts, res, err)
 		},
 	}
@@ -219,4 +224,111 @@ func byteCount(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// runLive runs fn. On a terminal (not --json, NO_COLOR or TERM=dumb, not a
+// dry run) stderr shows a live table of every host's current step instead
+// of one line per step; the hosts' logs get everything either way.
+func runLive(cmd *cobra.Command, opts *globalOptions, do deploy.Options, fn func(context.Context, deploy.Options) (*deploy.Result, error)) (*deploy.Result, error) {
+	f, ok := cmd.ErrOrStderr().(*os.File)
+	if !ok || opts.JSON || opts.DryRun || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" || !term.IsTerminal(int(f.Fd())) {
+		return fn(cmd.Context(), do)
+	}
+	events := make(chan deploy.Event)
+	do.Events, do.Log = events, nil
+	lt := newLiveTable(do.Cluster)
+	done := make(chan struct{})
+	var res *deploy.Result
+	var err error
+	go func() {
+		defer close(done)
+		res, err = fn(cmd.Context(), do)
+	}()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case e := <-events:
+			lt.apply(e)
+		case <-tick.C:
+			lt.draw(f, time.Now())
+		case <-done:
+			lt.draw(f, time.Now())
+			return res, err
+		}
+	}
+}
+
+// liveTable is the per-host table deploy redraws on a terminal.
+type liveTable struct {
+	order []string
+	rows  map[string]*liveRow
+	drawn int // lines drawn last time, to move back over
+}
+
+type liveRow struct {
+	step, state string
+	sent        int64
+	since       time.Time
+}
+
+func newLiveTable(c *deploy.Cluster) *liveTable {
+	lt := &liveTable{rows: map[string]*liveRow{}}
+	for _, n := range append(append([]deploy.Node{}, c.Servers...), c.Agents...) {
+		lt.order = append(lt.order, n.ID())
+		lt.rows[n.ID()] = &liveRow{step: "waiting", state: "-"}
+	}
+	lt.order = append(lt.order, "local")
+	lt.rows["local"] = &liveRow{step: "waiting", state: "-"}
+	return lt
+}
+
+func (lt *liveTable) apply(e deploy.Event) {
+	id := e.Host
+	if id == "" {
+		id = "local"
+	}
+	r := lt.rows[id]
+	if r == nil {
+		return
+	}
+	r.step, r.state, r.sent, r.since = e.Step, e.State, e.BytesSent, e.At
+	if e.Err != "" {
+		first, _, _ := strings.Cut(e.Err, "\n")
+		r.step += ": " + first
+	}
+}
+
+// draw moves back over the last drawing and prints the table again, each
+// line cut to 150 columns so that it does not wrap.
+func (lt *liveTable) draw(w io.Writer, now time.Time) {
+	var b strings.Builder
+	if lt.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", lt.drawn)
+	}
+	lines := lt.lines(now)
+	for _, l := range lines {
+		if len(l) > 150 {
+			l = l[:150]
+		}
+		b.WriteString("\x1b[2K" + l + "\n")
+	}
+	lt.drawn = len(lines)
+	io.WriteString(w, b.String())
+}
+
+func (lt *liveTable) lines(now time.Time) []string {
+	var buf strings.Builder
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tSTATE\tFOR\tSENT\tSTEP")
+	for _, id := range lt.order {
+		r := lt.rows[id]
+		for_ := "-"
+		if !r.since.IsZero() {
+			for_ = now.Sub(r.since).Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, r.state, for_, byteCount(r.sent), r.step)
+	}
+	tw.Flush()
+	return strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 }

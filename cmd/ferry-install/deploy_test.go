@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-k3s/ferry/installer/deploy"
 )
@@ -87,5 +88,25 @@ servers: [{address: 127.0.0.1, name: srv-1}]
 	}
 	if !strings.Contains(out, "srv-1") || !strings.Contains(out, "REACHABLE") {
 		t.Errorf("table:\n%s", out)
+	}
+}
+
+func TestLiveTable(t *testing.T) {
+	c := &deploy.Cluster{Servers: []deploy.Node{{Address: "10.0.0.10", Name: "srv-1"}}, Agents: []deploy.Node{{Address: "10.0.0.20"}}}
+	lt := newLiveTable(c)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lt.apply(deploy.Event{Host: "srv-1", Step: "copy the bundle", State: "start", BytesSent: 3 << 20, At: at})
+	lt.apply(deploy.Event{Host: "10.0.0.20", Step: "preflight agent", State: "failed", Err: "preflight failed: hostname\n  FAIL ...", At: at})
+	var out strings.Builder
+	lt.draw(&out, at.Add(5*time.Second))
+	lt.draw(&out, at.Add(6*time.Second))
+	s := out.String()
+	for _, want := range []string{"HOST", "srv-1", "start", "5s", "3.0 MiB", "copy the bundle", "10.0.0.20", "failed", "preflight agent: preflight failed: hostname", "\x1b[4A"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("table lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "FAIL ...") {
+		t.Errorf("the table carries more than an error's first line:\n%s", s)
 	}
 }

@@ -32,8 +32,13 @@ type Options struct {
 	// DryRun prints the plan on DryRunOutput and contacts no host.
 	DryRun       bool
 	DryRunOutput io.Writer
-	// Log receives one line per step start and end per host (stderr).
+	// Log receives one line per step start and end per host (stderr);
+	// nil prints none (as when Events drives a live display).
 	Log io.Writer
+	// Events, when set, receives every step's start and end; the run
+	// blocks on it, so the receiver must keep reading until the run
+	// returns. It is not closed.
+	Events chan<- Event
 	// LogDir holds HOST.log (default LogDir(Cluster.Path)).
 	LogDir string
 	// ConnectTimeout bounds each SSH connect (default 10s).

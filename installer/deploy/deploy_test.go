@@ -210,7 +210,29 @@ func TestDeployPreflightFailure(t *testing.T) {
 	good, bad := hostRoot(t, nil), hostRoot(t, map[string]string{"etc/hostname": "localhost\n"})
 	cluster := writeCluster(t, dir, s, bp, key, []testHost{{"srv-1", good}}, []testHost{{"agt-1", bad}})
 	before := map[string]map[string]string{good: snapshot(t, good), bad: snapshot(t, bad)}
-	res, err := Deploy(context.Background(), testOptions(t, cluster))
+	opts := testOptions(t, cluster)
+	events := make(chan Event)
+	opts.Events = events
+	var seen []Event
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for e := range events {
+			seen = append(seen, e)
+		}
+	}()
+	res, err := Deploy(context.Background(), opts)
+	close(events)
+	<-collected
+	failedEvent := false
+	for _, e := range seen {
+		if e.Host == "agt-1" && e.State == "failed" && strings.HasPrefix(e.Step, "preflight") && strings.Contains(e.Err, "hostname") {
+			failedEvent = true
+		}
+	}
+	if !failedEvent {
+		t.Errorf("no failed preflight event for agt-1 in %+v", seen)
+	}
 	var he *HostsError
 	if !errors.As(err, &he) || len(he.Failed) != 1 || he.Failed[0] != "agt-1" || !errors.Is(err, preflight.ErrPreflight) || !strings.Contains(err.Error(), "hostname") {
 		t.Fatalf("err = %v, want agt-1's preflight failure naming hostname", err)

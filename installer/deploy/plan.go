@@ -44,6 +44,8 @@ type Plan struct {
 	// Log receives the start and end of local steps (hosts' steps go to
 	// their own logs, which copy them to the console).
 	Log io.Writer
+	// Events, when set, receives every step's start and end.
+	Events chan<- Event
 }
 
 // Describe writes the plan for --dry-run: phase by phase, step by step,
@@ -95,7 +97,7 @@ func (p *Plan) Run(ctx context.Context) error {
 	var done []*Step
 	var failures []error
 	for _, ph := range p.Phases {
-		ran, err := ph.run(ctx, p.KeepGoing, p.Log)
+		ran, err := ph.run(ctx, p.KeepGoing, p.Log, eventSink{p.Events})
 		done = append(done, ran...)
 		if err != nil {
 			failures = append(failures, err)
@@ -126,7 +128,7 @@ func (p *Plan) Run(ctx context.Context) error {
 
 // run runs the phase's steps and returns those that ran (successfully or
 // not, so that a half-done step is undone too).
-func (ph *Phase) run(ctx context.Context, keepGoing bool, log io.Writer) ([]*Step, error) {
+func (ph *Phase) run(ctx context.Context, keepGoing bool, log io.Writer, ev eventSink) ([]*Step, error) {
 	n := ph.Parallel
 	if n < 1 {
 		n = 1
@@ -163,7 +165,7 @@ func (ph *Phase) run(ctx context.Context, keepGoing bool, log io.Writer) ([]*Ste
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := s.runLogged(ctx, log)
+			err := s.runLogged(ctx, log, ev)
 			if err != nil {
 				mu.Lock()
 				failures = append(failures, &StepError{Host: s.Host.id(), Title: s.Title, Err: err})
@@ -178,7 +180,7 @@ func (ph *Phase) run(ctx context.Context, keepGoing bool, log io.Writer) ([]*Ste
 	return ran, errors.Join(failures...)
 }
 
-func (s *Step) runLogged(ctx context.Context, log io.Writer) error {
+func (s *Step) runLogged(ctx context.Context, log io.Writer, ev eventSink) error {
 	logf := s.Host.logf
 	if s.Host == nil {
 		logf = func(format string, args ...any) {
@@ -189,11 +191,14 @@ func (s *Step) runLogged(ctx context.Context, log io.Writer) error {
 	}
 	start := time.Now()
 	logf("step start: %s", s.Title)
+	ev.send(ctx, s.Host, s.Title, "start", nil)
 	err := s.Run(ctx)
 	if err != nil {
 		logf("step failed after %s: %s: %v", time.Since(start).Round(time.Millisecond), s.Title, err)
+		ev.send(ctx, s.Host, s.Title, "failed", err)
 		return err
 	}
 	logf("step done after %s: %s", time.Since(start).Round(time.Millisecond), s.Title)
+	ev.send(ctx, s.Host, s.Title, "done", nil)
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 // deployPlan is the rollout as data, in order.
 func (r *run) deployPlan() *Plan {
 	all := len(r.hosts)
-	p := &Plan{Log: r.opts.Log}
+	p := &Plan{Log: r.opts.Log, Events: r.opts.Events}
 	p.Phases = append(p.Phases,
 		&Phase{Title: "verify the bundle here", Parallel: 1, Steps: []*Step{r.verifyStep()}},
 		r.hostPhase("connect to every host and read what it holds (changes nothing)", all, false, r.probeStep),

@@ -17,7 +17,7 @@ func Uninstall(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer r.close()
-	p := &Plan{KeepGoing: true}
+	p := &Plan{KeepGoing: true, Log: r.opts.Log, Events: r.opts.Events}
 	if agents := r.agents(); len(agents) > 0 {
 		ph := &Phase{Title: "uninstall the agents", Parallel: r.opts.parallel()}
 		for _, h := range agents {

@@ -63,7 +63,7 @@ func Upgrade(ctx context.Context, opts Options) (*Result, error) {
 
 func (r *run) upgradePlan() *Plan {
 	all := len(r.hosts)
-	p := &Plan{Log: r.opts.Log, Phases: []*Phase{
+	p := &Plan{Log: r.opts.Log, Events: r.opts.Events, Phases: []*Phase{
 		{Title: "verify the new bundle here", Parallel: 1, Steps: []*Step{r.verifyStep()}},
 		r.hostPhase("connect to every host and read what it runs (changes nothing)", all, false, r.upgradeProbeStep),
 		r.hostPhase("copy ferry-install, the new bundle and the key to the hosts not on it yet (installs untouched)", r.opts.parallel(), false, r.upgradeCopyStep),

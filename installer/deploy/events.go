@@ -1,0 +1,40 @@
+package deploy
+
+import (
+	"context"
+	"time"
+)
+
+// Event is one step of one host starting or ending, for a live display.
+// The library never draws: it sends events on Options.Events.
+type Event struct {
+	Host  string // "" for a local step
+	Step  string
+	State string // "start", "done" or "failed"
+	Err   string `json:",omitempty"`
+	// BytesSent is the host's total so far.
+	BytesSent int64
+	At        time.Time
+}
+
+// eventSink sends events, dropping none, until ctx ends.
+type eventSink struct {
+	ch chan<- Event
+}
+
+func (s eventSink) send(ctx context.Context, h *Host, step, state string, err error) {
+	if s.ch == nil {
+		return
+	}
+	e := Event{Step: step, State: state, At: time.Now()}
+	if h != nil {
+		e.Host, e.BytesSent = h.ID, h.BytesSent()
+	}
+	if err != nil {
+		e.Err = err.Error()
+	}
+	select {
+	case s.ch <- e:
+	case <-ctx.Done():
+	}
+}
