@@ -172,8 +172,12 @@ func sendKnown(ctx context.Context, h *Host, f *localFile, rf remoteFile, timeou
 	return fmt.Errorf("copy %s: the host's copy does not match after sending it again from the start: check the host's disk and memory", f.Name)
 }
 
-// exitMismatch is the exit status of a copy whose result does not match.
-const exitMismatch = 99
+// Exit statuses of the copy command: the result does not match (and was
+// removed), or the input ended early (the partial copy is kept).
+const (
+	exitMismatch = 99
+	exitShort    = 98
+)
 
 // appendFrom streams f from offset into dest.partial on the host
 // (truncating it first when offset is 0), then, in the same command,
@@ -193,8 +197,11 @@ func appendFrom(ctx context.Context, h *Host, f *localFile, dest string, offset 
 		redir = ">>"
 	}
 	p := shellQuote(dest + ".partial")
-	line := fmt.Sprintf(`mkdir -p %s && cat %s %s && s=$(sha256sum %s | cut -d' ' -f1) && if [ "$s" = %s ]; then chmod %o %s && mv -f %s %s; else rm -f %s; exit %d; fi`,
-		shellQuote(path.Dir(dest)), redir, p, p, f.SHA256, f.Mode.Perm(), p, p, shellQuote(dest), p, exitMismatch)
+	// A cut transfer ends cat's input early: the partial copy is shorter
+	// than the file and is kept (exit exitShort) for the next run to
+	// resume; only a complete one is hashed.
+	line := fmt.Sprintf(`mkdir -p %s && cat %s %s && n=$(stat -c %%s %s) && if [ "$n" -lt %d ]; then exit %d; fi && s=$(sha256sum %s | cut -d' ' -f1) && if [ "$s" = %s ]; then chmod %o %s && mv -f %s %s; else rm -f %s; exit %d; fi`,
+		shellQuote(path.Dir(dest)), redir, p, p, f.Size, exitShort, p, f.SHA256, f.Mode.Perm(), p, p, shellQuote(dest), p, exitMismatch)
 	h.detailf("%s: sending %d bytes", f.Name, f.Size-offset)
 	in := countingReader{r: io.LimitReader(src, f.Size-offset), n: &h.sent}
 	err = h.run(ctx, command{Line: line, Stdin: in, Timeout: timeout})

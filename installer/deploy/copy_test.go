@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // testHostFor is a Host on the test sshd with its work directory in a
@@ -88,4 +89,44 @@ func TestSendSecret(t *testing.T) {
 	if b, _ := os.ReadFile(p); string(b) != "s3cret\n" || fileMode(t, p) != 0o600 {
 		t.Fatalf("token %q mode %v", b, fileMode(t, p))
 	}
+}
+
+// TestSendFileCutResumes cuts a real copy by its timeout, then resumes it:
+// the second run sends exactly the bytes the host does not hold yet.
+func TestSendFileCutResumes(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
+	s := startSSHD(t)
+	ctx := context.Background()
+	data := make([]byte, 64<<20)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "big.ferry")
+	os.WriteFile(src, data, 0o644)
+	lf, err := hashFile(ctx, src, "big.ferry", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := testHostFor(t, s)
+	dest := filepath.Join(h.WorkDir, "big.ferry")
+	if err := sendFile(ctx, h, lf, 300*time.Millisecond); err == nil {
+		t.Skip("the copy finished within the cut; nothing to resume on this machine")
+	}
+	var partial int64
+	if fi, err := os.Stat(dest + ".partial"); err == nil {
+		partial = fi.Size()
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Fatalf("a cut copy is in place: %v", err)
+	}
+	before := h.BytesSent()
+	if err := sendFile(ctx, h, lf, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h.BytesSent()-before, int64(len(data))-partial; got != want {
+		t.Errorf("the resume sent %d bytes, want %d (the host held %d)", got, want, partial)
+	}
+	got, err := os.ReadFile(dest)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the resumed copy differs (%d bytes, %v)", len(got), err)
+	}
+	t.Logf("cut after %d of %d bytes; the resume sent the rest", partial, len(data))
 }
