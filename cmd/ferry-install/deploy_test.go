@@ -110,3 +110,34 @@ func TestLiveTable(t *testing.T) {
 		t.Errorf("the table carries more than an error's first line:\n%s", s)
 	}
 }
+
+func TestDeployCmdInventoryDryRun(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inventory.yml")
+	os.WriteFile(inv, []byte(`k3s_cluster:
+  children:
+    server:
+      hosts:
+        10.9.0.11:
+        10.9.0.12:
+    agent:
+      hosts:
+        10.9.0.20:
+  vars:
+    ansible_user: debian
+    token: "t0ken"
+`), 0o600)
+	out, err := runInstall(t, "deploy", "-i", inv, "--bundle", "/media/usb/edge.ferry", "--key", "/media/usb/ferry.pub", "--dry-run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[10.9.0.11] install server", "--cluster-init", "[10.9.0.12] install server", "--join https://10.9.0.11:6443",
+		"[10.9.0.20] install agent", "ssh debian@10.9.0.20 port 22", "sudo -n", "/var/lib/ferry-deploy/edge.ferry"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "t0ken") {
+		t.Errorf("the dry run prints the token:\n%s", out)
+	}
+}
