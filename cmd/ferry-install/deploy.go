@@ -292,6 +292,10 @@ func (lt *liveTable) apply(e deploy.Event) {
 	if r == nil {
 		return
 	}
+	if e.State == "progress" {
+		r.sent = e.BytesSent
+		return
+	}
 	r.step, r.state, r.sent, r.since = e.Step, e.State, e.BytesSent, e.At
 	if e.Err != "" {
 		first, _, _ := strings.Cut(e.Err, "\n")

@@ -97,11 +97,12 @@ func TestLiveTable(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	lt.apply(deploy.Event{Host: "srv-1", Step: "copy the bundle", State: "start", BytesSent: 3 << 20, At: at})
 	lt.apply(deploy.Event{Host: "10.0.0.20", Step: "preflight agent", State: "failed", Err: "preflight failed: hostname\n  FAIL ...", At: at})
+	lt.apply(deploy.Event{Host: "srv-1", Step: "copy the bundle", State: "progress", BytesSent: 5 << 20, At: at.Add(4 * time.Second)})
 	var out strings.Builder
 	lt.draw(&out, at.Add(5*time.Second))
 	lt.draw(&out, at.Add(6*time.Second))
 	s := out.String()
-	for _, want := range []string{"HOST", "srv-1", "start", "5s", "3.0 MiB", "copy the bundle", "10.0.0.20", "failed", "preflight agent: preflight failed: hostname", "\x1b[4A"} {
+	for _, want := range []string{"HOST", "srv-1", "start", "5s", "5.0 MiB", "copy the bundle", "10.0.0.20", "failed", "preflight agent: preflight failed: hostname", "\x1b[4A"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("table lacks %q:\n%s", want, s)
 		}

@@ -13,7 +13,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -58,15 +57,17 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// countingReader adds what it reads to n.
+// countingReader adds what it reads to the host's bytes sent and reports
+// progress.
 type countingReader struct {
 	r io.Reader
-	n *atomic.Int64
+	h *Host
 }
 
 func (c countingReader) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
-	c.n.Add(int64(k))
+	c.h.sent.Add(int64(k))
+	c.h.progress()
 	return k, err
 }
 
@@ -203,7 +204,7 @@ func appendFrom(ctx context.Context, h *Host, f *localFile, dest string, offset 
 	line := fmt.Sprintf(`mkdir -p %s && cat %s %s && n=$(stat -c %%s %s) && if [ "$n" -lt %d ]; then exit %d; fi && s=$(sha256sum %s | cut -d' ' -f1) && if [ "$s" = %s ]; then chmod %o %s && mv -f %s %s; else rm -f %s; exit %d; fi`,
 		shellQuote(path.Dir(dest)), redir, p, p, f.Size, exitShort, p, f.SHA256, f.Mode.Perm(), p, p, shellQuote(dest), p, exitMismatch)
 	h.detailf("%s: sending %d bytes", f.Name, f.Size-offset)
-	in := countingReader{r: io.LimitReader(src, f.Size-offset), n: &h.sent}
+	in := countingReader{r: io.LimitReader(src, f.Size-offset), h: h}
 	err = h.run(ctx, command{Line: line, Stdin: in, Timeout: timeout})
 	var re *RemoteError
 	if err != nil && !(errors.As(err, &re) && re.Status == exitMismatch) {
@@ -219,7 +220,7 @@ func sendSecret(ctx context.Context, h *Host, name string, data []byte) error {
 	tmp := dest + ".tmp"
 	line := fmt.Sprintf("umask 077 && mkdir -p %s && cat > %s && chmod 600 %s && mv -f %s %s",
 		shellQuote(h.WorkDir), shellQuote(tmp), shellQuote(tmp), shellQuote(tmp), shellQuote(dest))
-	in := countingReader{r: bytes.NewReader(data), n: &h.sent}
+	in := countingReader{r: bytes.NewReader(data), h: h}
 	if err := h.run(ctx, command{Line: line, Stdin: in, Secret: true}); err != nil {
 		return fmt.Errorf("write %s on the host: %w", name, err)
 	}

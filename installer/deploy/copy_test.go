@@ -130,3 +130,26 @@ func TestSendFileCutResumes(t *testing.T) {
 	}
 	t.Logf("cut after %d of %d bytes; the resume sent the rest", partial, len(data))
 }
+
+func TestProgressEvents(t *testing.T) {
+	ch := make(chan Event, 1)
+	h := &Host{ID: "h", events: eventSink{ch}, step: "copy"}
+	h.sent.Add(42)
+	h.progress()
+	h.progress() // within progressEvery: none
+	e := <-ch
+	if e.Host != "h" || e.Step != "copy" || e.State != "progress" || e.BytesSent != 42 {
+		t.Fatalf("event %+v", e)
+	}
+	select {
+	case e := <-ch:
+		t.Fatalf("a second event within %s: %+v", progressEvery, e)
+	default:
+	}
+	h.lastProgress.Store(0)
+	ch <- Event{} // a receiver that is not ready: the event is dropped, the copy goes on
+	h.progress()
+	if e := <-ch; e.State != "" {
+		t.Fatalf("event %+v", e)
+	}
+}

@@ -30,6 +30,11 @@ type Host struct {
 	log    *hostLog
 	sent   atomic.Int64
 
+	// For progress events: the step running (one at a time per host).
+	events       eventSink
+	step         string
+	lastProgress atomic.Int64 // unix nanoseconds
+
 	// Set by the probe.
 	arch   string
 	remote *remoteState

@@ -189,6 +189,9 @@ func (s *Step) runLogged(ctx context.Context, log io.Writer, ev eventSink) error
 			}
 		}
 	}
+	if s.Host != nil {
+		s.Host.events, s.Host.step = ev, s.Title
+	}
 	start := time.Now()
 	logf("step start: %s", s.Title)
 	ev.send(ctx, s.Host, s.Title, "start", nil)
