@@ -72,3 +72,52 @@ set: {nfs.nfs.server: 10.0.0.5}
 		}
 	}
 }
+
+// TestDryRunUpgradeAndUninstall checks the order the plans of upgrade
+// (servers one at a time, then agents, every node Ready before each) and
+// uninstall (agents, then servers in reverse) print, contacting no host.
+func TestDryRunUpgradeAndUninstall(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "cluster.yaml", `apiVersion: ferry.k3s.io/v1
+kind: Cluster
+bundle: edge-1.4.0.ferry
+key: ferry.pub
+ssh: {port: 1}
+servers: [{address: 10.0.0.10, name: srv-1}, {address: 10.0.0.11, name: srv-2}]
+agents: [{address: 10.0.0.20, name: agt-1}, {address: 10.0.0.21, name: agt-2}]
+`)
+	c, err := LoadCluster(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		run   func(context.Context, Options) (*Result, error)
+		order []string
+	}{
+		{"upgrade", Upgrade, []string{"verify the new bundle", "every node Ready before srv-1", "[srv-1] upgrade server",
+			"ferry-install upgrade --bundle /var/lib/ferry-deploy/edge-1.5.0.ferry", "every node Ready before srv-2", "[srv-2] upgrade server",
+			"every node Ready before agt-1, agt-2", "upgrade agents 1 to 2 together", "[agt-1] upgrade agent", "[agt-2] upgrade agent"}},
+		{"uninstall", Uninstall, []string{"uninstall the agents", "[agt-1] uninstall", "[agt-2] uninstall",
+			"[srv-2] uninstall", "[srv-1] uninstall", "rm -rf /var/lib/ferry-deploy"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if _, err := tt.run(context.Background(), Options{Cluster: c, Bundle: filepath.Join(dir, "edge-1.5.0.ferry"), DryRun: true, DryRunOutput: &out}); err != nil {
+				t.Fatal(err)
+			}
+			text, at := out.String(), 0
+			for _, want := range tt.order {
+				i := strings.Index(text[at:], want)
+				if i < 0 {
+					t.Fatalf("the plan lacks %q after byte %d:\n%s", want, at, text)
+				}
+				at += i
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cluster.yaml.logs")); !os.IsNotExist(err) {
+		t.Error("a dry run wrote logs")
+	}
+}
