@@ -18,4 +18,10 @@
 // (default /var/lib/ferry-deploy, or ROOT/var/lib/ferry-deploy for a host
 // with an alternate root), and connects only to the hosts the cluster file
 // names (and its jump host).
+//
+// Each host's full log goes to cluster.yaml.logs/HOST.log. Progress is
+// reported as events on Options.Events (step start, end, bytes sent);
+// the package never draws. Several hosts failing come back as one
+// *HostsError joining a *StepError per host, which ferry-install maps to
+// exit code 7.
 package deploy
