@@ -13,6 +13,9 @@ var (
 	// ErrSignature: the signature over bundle.json does not verify with the
 	// trusted key.
 	ErrSignature = errors.New("signature over bundle.json does not verify with the trusted key: check --key names the public key of the bundle's signer")
+	// ErrSignerMismatch: the signature verifies, but the manifest's key id
+	// names another key.
+	ErrSignerMismatch = errors.New("the manifest's signer key id is not the key that verified it: the bundle was re-signed without updating its manifest, refused")
 	// ErrExpired: the manifest's expiry has passed.
 	ErrExpired = errors.New("bundle has expired: build a fresh bundle")
 )

@@ -130,7 +130,7 @@ func Install(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(r.ManifestBytes())
-	p := &plan{opts: opts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), id: newID()}
+	p := &plan{opts: opts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), keyID: r.SignerKeyID(), id: newID()}
 	p.state = newState(p)
 	res.Node = p.state.Node
 	phases := buildPhases(p)
@@ -268,7 +268,7 @@ func newState(p *plan) *State {
 		Format: StateFormat,
 		ID:     p.id,
 		Bundle: BundleRecord{Name: p.manifest.Name, Version: p.manifest.Version, K3sVersion: p.manifest.K3sVersion,
-			ManifestSHA256: p.manifestSHA256, KeyID: p.manifest.KeyID},
+			ManifestSHA256: p.manifestSHA256, KeyID: p.keyID, Unsigned: p.keyID == ""},
 		Role: n.Role,
 		Arch: p.opts.Arch,
 		Node: NodeRecord{ClusterInit: n.ClusterInit, Server: n.Server, DatastoreEndpoint: redactURI(n.DatastoreEndpoint),

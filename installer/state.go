@@ -58,6 +58,10 @@ type BundleRecord struct {
 	ManifestSHA256 string `json:"manifestSHA256"`
 	// KeyID is the signer's key id; empty for an unsigned bundle.
 	KeyID string `json:"keyID,omitempty"`
+	// Unsigned is true when the bundle was installed without a signature
+	// check (--insecure-skip-signature): KeyID is then empty, whatever
+	// the manifest claims.
+	Unsigned bool `json:"unsigned,omitempty"`
 }
 
 // NodeRecord is the node's options without secrets: no token, and no

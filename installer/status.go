@@ -161,7 +161,7 @@ func (s *Status) WriteText(w io.Writer) error {
 	b := s.Bundle
 	fmt.Fprintf(w, "bundle:            %s %s\n", b.Name, b.Version)
 	fmt.Fprintf(w, "bundle digest:     sha256:%s (bundle.json)\n", b.ManifestSHA256)
-	fmt.Fprintf(w, "signer key id:     %s\n", orPlaceholder(b.KeyID, "(unsigned)"))
+	fmt.Fprintf(w, "signer key id:     %s\n", orPlaceholder(b.KeyID, "(unsigned: installed without a signature check)"))
 	fmt.Fprintf(w, "installed at:      %s\n", s.InstalledAt.Format(time.RFC3339))
 	fmt.Fprintf(w, "role:              %s (%s)\n", s.Role, s.Arch)
 	fmt.Fprintf(w, "k3s version:       %s\n", orPlaceholder(s.K3sVersion, "unknown: "+s.K3sVersionError))

@@ -119,9 +119,9 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(r.ManifestBytes())
-	p := &plan{opts: iopts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), id: newID()}
+	p := &plan{opts: iopts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), keyID: r.SignerKeyID(), id: newID()}
 	next := *cur
-	next.Bundle = BundleRecord{Name: m.Name, Version: m.Version, K3sVersion: m.K3sVersion, ManifestSHA256: p.manifestSHA256, KeyID: m.KeyID}
+	next.Bundle = BundleRecord{Name: m.Name, Version: m.Version, K3sVersion: m.K3sVersion, ManifestSHA256: p.manifestSHA256, KeyID: p.keyID, Unsigned: p.keyID == ""}
 	next.Service.Started = cur.Service.Started || opts.Service != nil
 	res := &UpgradeResult{From: cur.Bundle, To: next.Bundle, DryRun: opts.DryRun, Started: opts.Service != nil}
 

@@ -97,7 +97,7 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 	if err != nil {
 		return err
 	}
-	tg, err := openTarget(opts, stderr)
+	tg, err := openTarget(cmd.Context(), opts, stderr)
 	if err != nil {
 		return err
 	}

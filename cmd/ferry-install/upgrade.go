@@ -77,7 +77,7 @@ func runUpgrade(cmd *cobra.Command, opts *globalOptions, f *upgradeFlags) error 
 			config = map[string]any{}
 		}
 	}
-	tg, err := openTarget(opts, stderr)
+	tg, err := openTarget(cmd.Context(), opts, stderr)
 	if err != nil {
 		return err
 	}

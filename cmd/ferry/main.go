@@ -67,6 +67,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ferry:", err)
-		os.Exit(1)
+		code, _ := bundlecmd.ExitCode(err)
+		os.Exit(code)
 	}
 }
