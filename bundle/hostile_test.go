@@ -319,12 +319,7 @@ func TestHostileCorpusCLI(t *testing.T) {
 		t.Skip("builds ferry-install and runs it per case; skipped under -short")
 	}
 	root := repoRoot(t)
-	bin := filepath.Join(t.TempDir(), "ferry-install")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ferry-install")
-	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build ferry-install: %v\n%s", err, out)
-	}
+	bin := binary(t, "ferry-install")
 	pub := filepath.Join(root, "testdata", "keys", "cosign.pub")
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io"
 	mrand "math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -27,6 +28,11 @@ var acceptedTypes = []signing.KeyType{"ecdsa-p256", "ecdsa-p384", "ecdsa-p521", 
 // takes and loads both halves back.
 func newSigner(t *testing.T, kt signing.KeyType) (signing.Signer, signing.Verifier) {
 	t.Helper()
+	keyMu.Lock()
+	defer keyMu.Unlock()
+	if k, ok := keyCache[kt]; ok {
+		return k.s, k.v
+	}
 	privPEM, pubPEM, err := signing.GenerateKeyPair(kt, signing.StaticPass([]byte("pw")))
 	if err != nil {
 		t.Fatalf("generate %s: %v", kt, err)
@@ -47,7 +53,19 @@ func newSigner(t *testing.T, kt signing.KeyType) (signing.Signer, signing.Verifi
 	if err != nil {
 		t.Fatal(err)
 	}
+	keyCache[kt] = cachedKey{s, v}
 	return s, v
+}
+
+// RSA keys take a while to make: each type is generated once per run.
+var (
+	keyMu    sync.Mutex
+	keyCache = map[signing.KeyType]cachedKey{}
+)
+
+type cachedKey struct {
+	s signing.Signer
+	v signing.Verifier
 }
 
 func streamOf(b []byte) func() (io.ReadCloser, error) {
