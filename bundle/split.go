@@ -107,7 +107,7 @@ func (w *partWriter) roll() error {
 	}
 	num := len(w.tmp) + 1
 	if num > 999 {
-		return errors.New("split: more than 999 parts: choose a larger --split size")
+		return errors.New("split: more than 999 parts: choose a larger part size")
 	}
 	f, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(PartPath(w.path, num))+".partial-*")
 	if err != nil {

@@ -79,7 +79,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ferry-install:", err)
+		fmt.Fprintln(os.Stderr, "ferry-install:", bundlecmd.Hint(err))
 		os.Exit(exitCode(err))
 	}
 }

@@ -66,7 +66,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ferry:", err)
+		fmt.Fprintln(os.Stderr, "ferry:", bundlecmd.Hint(err))
 		code, _ := bundlecmd.ExitCode(err)
 		os.Exit(code)
 	}

@@ -47,7 +47,7 @@ type detectConfig struct {
 }
 
 // WithRunner makes the detected Manager run its commands through r
-// (default LocalRunner; a PrintRunner for --dry-run).
+// (default LocalRunner).
 func WithRunner(r Runner) DetectOption { return func(c *detectConfig) { c.runner = r } }
 
 // WithGetenv makes Detect read FERRY_SERVICE_MANAGER through getenv

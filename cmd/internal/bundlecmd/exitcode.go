@@ -2,6 +2,7 @@ package bundlecmd
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/ferry-k3s/ferry/bundle"
 	"github.com/ferry-k3s/ferry/signing"
@@ -14,6 +15,18 @@ const (
 	ExitVerification = 3 // signature, signer, key type, digest, format, limit, part or side-file failure
 	ExitExpired      = 6 // expired bundle
 )
+
+// Hint adds the flag that answers a library error, which names no flags
+// itself: the library does not know the command line.
+func Hint(err error) error {
+	switch {
+	case errors.Is(err, bundle.ErrUnsigned):
+		return fmt.Errorf("%w (--insecure-skip-signature accepts it)", err)
+	case errors.Is(err, bundle.ErrSignature), errors.Is(err, bundle.ErrSignerMismatch):
+		return fmt.Errorf("%w (--key names the trusted public key)", err)
+	}
+	return err
+}
 
 // ExitCode maps err to ExitExpired or ExitVerification when it is one of
 // bundle's or signing's typed verification errors, and reports false for
