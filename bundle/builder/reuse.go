@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/internal/directio"
 	"github.com/ferry-k3s/ferry/internal/smallfile"
 	"github.com/ferry-k3s/ferry/signing"
 )
@@ -157,8 +158,24 @@ func copyChecked(ctx context.Context, src, out string, r *reused) (bool, error) 
 			os.Remove(tmp.Name())
 		}
 	}()
+	// Written like a fresh bundle: past the page cache where the file
+	// system allows it (internal/directio), then synced.
+	var w interface {
+		io.Writer
+		Flush() error
+	}
+	dw := directio.NewWriter(tmp)
+	if dw != nil {
+		w = dw
+		defer func() {
+			if !done {
+				dw.Abort()
+			}
+		}()
+	} else {
+		w = bufio.NewWriterSize(tmp, 1<<20)
+	}
 	h := sha256.New()
-	w := bufio.NewWriterSize(tmp, 1<<20)
 	n, err := io.Copy(io.MultiWriter(w, h), &ctxReader{ctx: ctx, r: in})
 	if err != nil {
 		if ctx.Err() != nil {
