@@ -1,0 +1,270 @@
+package hostfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxLinks bounds the symbolic links followed while resolving one path,
+// as the kernel does (40).
+const MaxLinks = 40
+
+// maxPathLen bounds a host path (PATH_MAX).
+const maxPathLen = 4096
+
+// Root is a directory seen as the root of a host. It holds a descriptor
+// of the directory, so it keeps working when the directory is renamed.
+type Root struct {
+	dir string
+	f   *os.File
+}
+
+// noOpenat2 is set once openat2 returned ENOSYS (or by tests, to run the
+// walk); from then on the walk resolves every path.
+var noOpenat2 atomic.Bool
+
+// Open returns the Root at dir (default "/"), which must be an existing
+// directory. Links in dir itself are followed: the operator names the root.
+func Open(dir string) (*Root, error) {
+	if dir == "" {
+		dir = "/"
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOTDIR) {
+			return nil, fmt.Errorf("root %s is not a directory: pass a directory to --root", dir)
+		}
+		return nil, fmt.Errorf("root %s: %w: pass an existing directory to --root", dir, err)
+	}
+	return &Root{dir: abs, f: f}, nil
+}
+
+// Dir returns the root's absolute path on this machine.
+func (r *Root) Dir() string { return r.dir }
+
+// Close releases the root's descriptor.
+func (r *Root) Close() error { return r.f.Close() }
+
+// Local returns the path on this machine that the host path p names,
+// joined lexically: for messages and for paths Resolve returned, never to
+// act on a path that may hold links.
+func (r *Root) Local(p string) string {
+	return filepath.Join(r.dir, filepath.FromSlash(path.Clean("/"+p)))
+}
+
+func (r *Root) fd() int { return int(r.f.Fd()) }
+
+// relPath turns the host path p into a clean path relative to the root
+// ("." for the root itself).
+func relPath(p string) (string, error) {
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", fmt.Errorf("path %q holds a NUL byte", p)
+	}
+	if len(p) > maxPathLen {
+		return "", fmt.Errorf("path %.40q... is longer than %d bytes", p, maxPathLen)
+	}
+	rel := strings.TrimPrefix(path.Clean("/"+p), "/")
+	if rel == "" {
+		return ".", nil
+	}
+	return rel, nil
+}
+
+// split returns the parent (relative, "." for the root) and the last
+// component of host path p; name is "" when p is the root.
+func split(p string) (parent, name string, err error) {
+	rel, err := relPath(p)
+	if err != nil || rel == "." {
+		return ".", "", err
+	}
+	dir, name := path.Split(rel)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	return dir, name, nil
+}
+
+// openIn opens the relative path rel below the root, resolving every link
+// (the last one too) inside the root. flags gain O_CLOEXEC.
+func (r *Root) openIn(rel string, flags int, mode uint32) (int, error) {
+	defer runtime.KeepAlive(r)
+	flags |= unix.O_CLOEXEC
+	if !noOpenat2.Load() {
+		how := unix.OpenHow{Flags: uint64(flags), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+		if flags&unix.O_CREAT != 0 {
+			how.Mode = uint64(mode)
+		}
+		for range 16 { // EAGAIN: a concurrent rename raced the lookup
+			fd, err := unix.Openat2(r.fd(), rel, &how)
+			if err == unix.EAGAIN || err == unix.EINTR {
+				continue
+			}
+			if err != unix.ENOSYS {
+				return fd, err
+			}
+			noOpenat2.Store(true)
+			break
+		}
+	}
+	dir, name, _, err := r.walk(rel, true)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(dir)
+	if name == "" {
+		name = "."
+	}
+	return unix.Openat(dir, name, flags|unix.O_NOFOLLOW, mode)
+}
+
+// parent opens the directory holding host path p's last component,
+// resolved inside the root, and returns that component ("" for the root).
+// The caller closes dir.
+func (r *Root) parent(p string) (dir int, name string, err error) {
+	parentRel, name, err := split(p)
+	if err != nil {
+		return -1, "", err
+	}
+	dir, err = r.openIn(parentRel, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return -1, "", pathErr("open", path.Dir(path.Clean("/"+p)), err)
+	}
+	return dir, name, nil
+}
+
+// walk resolves rel the way RESOLVE_IN_ROOT does with O_NOFOLLOW opens of
+// one component at a time. It returns a descriptor of the directory that
+// holds the last component, that component ("" when rel leads to a
+// directory the walk already opened) and the host path of that directory.
+// With follow, a last component that is a link is resolved too. A missing
+// last component is returned as is, so that it can be created.
+func (r *Root) walk(rel string, follow bool) (dir int, name, dirPath string, err error) {
+	defer runtime.KeepAlive(r)
+	root, err := unix.Openat(r.fd(), ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, "", "", err
+	}
+	stack := []int{root}
+	names := []string{}
+	closeAll := func(keep int) {
+		for _, fd := range stack {
+			if fd != keep {
+				unix.Close(fd)
+			}
+		}
+	}
+	todo := strings.Split(rel, "/")
+	links := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(stack) > 1 {
+				unix.Close(stack[len(stack)-1])
+				stack, names = stack[:len(stack)-1], names[:len(names)-1]
+			}
+			continue
+		}
+		top := stack[len(stack)-1]
+		last := len(todo) == 0
+		var st unix.Stat_t
+		err := unix.Fstatat(top, c, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == unix.ENOENT && last {
+			closeAll(top)
+			return top, c, "/" + strings.Join(names, "/"), nil
+		}
+		if err != nil {
+			closeAll(-1)
+			return -1, "", "", err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK && (!last || follow) {
+			if links++; links > MaxLinks {
+				closeAll(-1)
+				return -1, "", "", unix.ELOOP
+			}
+			target, err := readlinkat(top, c)
+			if err != nil {
+				closeAll(-1)
+				return -1, "", "", err
+			}
+			if strings.HasPrefix(target, "/") {
+				closeAll(root)
+				stack, names = stack[:1], names[:0]
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+			continue
+		}
+		if last {
+			closeAll(top)
+			return top, c, "/" + strings.Join(names, "/"), nil
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			closeAll(-1)
+			return -1, "", "", unix.ENOTDIR
+		}
+		fd, err := unix.Openat(top, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeAll(-1)
+			return -1, "", "", err
+		}
+		stack, names = append(stack, fd), append(names, c)
+	}
+	top := stack[len(stack)-1]
+	closeAll(top)
+	return top, "", "/" + strings.Join(names, "/"), nil
+}
+
+// Resolve returns the host path that p leads to once every link in it,
+// the last one too, is resolved inside the root. A missing last component
+// is kept as it is.
+func (r *Root) Resolve(p string) (string, error) {
+	rel, err := relPath(p)
+	if err != nil {
+		return "", err
+	}
+	dir, name, dirPath, err := r.walk(rel, true)
+	if err != nil {
+		return "", pathErr("resolve", p, err)
+	}
+	unix.Close(dir)
+	return path.Join(dirPath, name), nil
+}
+
+func readlinkat(dir int, name string) (string, error) {
+	for n := 256; n <= maxPathLen*2; n *= 2 {
+		buf := make([]byte, n)
+		m, err := unix.Readlinkat(dir, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if m < n {
+			return string(buf[:m]), nil
+		}
+	}
+	return "", unix.ENAMETOOLONG
+}
+
+// pathErr wraps a syscall error as *fs.PathError naming the host path, so
+// that errors.Is(err, fs.ErrNotExist) holds.
+func pathErr(op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.PathError{Op: op, Path: path.Clean("/" + p), Err: err}
+}
