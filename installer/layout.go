@@ -51,7 +51,7 @@ func mkdirAll(ctx context.Context, h Host, p string, mode fs.FileMode) ([]string
 	for d := p; d != "/"; d = path.Dir(d) {
 		fi, err := h.Stat(ctx, d)
 		if err == nil {
-			if !fi.IsDir() {
+			if !fi.IsDir() && !linksToDir(ctx, h, d, fi) {
 				return nil, fmt.Errorf("create directory %s: %s exists and is not a directory", p, d)
 			}
 			break
@@ -69,6 +69,20 @@ func mkdirAll(ctx context.Context, h Host, p string, mode fs.FileMode) ([]string
 		created = append(created, missing[i])
 	}
 	return created, nil
+}
+
+// linksToDir reports whether d, a symbolic link, leads to a directory
+// inside the host's root (/var/lib/rancher -> /data/rancher is common);
+// only hosts that can follow links (LocalHost) say so.
+func linksToDir(ctx context.Context, h Host, d string, fi fs.FileInfo) bool {
+	f, ok := h.(interface {
+		StatFollow(context.Context, string) (fs.FileInfo, error)
+	})
+	if !ok || fi.Mode()&fs.ModeSymlink == 0 {
+		return false
+	}
+	t, err := f.StatFollow(ctx, d)
+	return err == nil && t.IsDir()
 }
 
 // missingDirs returns the directories mkdirAll would create for p,

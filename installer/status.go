@@ -132,8 +132,13 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (*Status, error) {
 // from its first line ("k3s version v1.31.4+k3s1 (abc123)").
 func k3sVersion(ctx context.Context, h Host) (string, error) {
 	bin := K3sBinary
-	if l, ok := h.(interface{ Local(string) string }); ok {
-		bin = l.Local(K3sBinary)
+	if l, ok := h.(interface{ Resolve(string) (string, error) }); ok {
+		// The binary a link in the root leads to, inside the root.
+		local, err := l.Resolve(K3sBinary)
+		if err != nil {
+			return "", fmt.Errorf("%s --version: %w", K3sBinary, err)
+		}
+		bin = local
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -170,13 +170,15 @@ func TestResolveMatchesKernel(t *testing.T) {
 		if err != nil {
 			t.Fatalf("resolve %s: %v", p, err)
 		}
-		fd, err := unix.Openat2(int(r.f.Fd()), strings.TrimPrefix(p, "/"), &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+		rootFd, _ := r.openRoot()
+		fd, err := unix.Openat2(rootFd, strings.TrimPrefix(p, "/"), &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
 		if err == unix.ENOSYS {
 			t.Skip("no openat2")
 		}
 		if err != nil {
 			t.Fatalf("openat2 %s: %v", p, err)
 		}
+		unix.Close(rootFd)
 		kernel, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 		unix.Close(fd)
 		if want := r.Local(walked); kernel != want {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 
@@ -20,11 +19,11 @@ const MaxLinks = 40
 // maxPathLen bounds a host path (PATH_MAX).
 const maxPathLen = 4096
 
-// Root is a directory seen as the root of a host. It holds a descriptor
-// of the directory, so it keeps working when the directory is renamed.
+// Root is a directory seen as the root of a host. It holds no descriptor
+// between operations (a mount below it can be unmounted): each operation
+// opens the root directory afresh and resolves from there.
 type Root struct {
 	dir string
-	f   *os.File
 }
 
 // noOpenat2 is set once openat2 returned ENOSYS (or by tests, to run the
@@ -41,21 +40,22 @@ func Open(dir string) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("root %s: %w", dir, err)
 	}
-	f, err := os.OpenFile(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {
 			return nil, fmt.Errorf("root %s is not a directory: pass a directory to --root", dir)
 		}
-		return nil, fmt.Errorf("root %s: %w: pass an existing directory to --root", dir, err)
+		return nil, fmt.Errorf("root %s: %w: pass an existing directory to --root", dir, &os.PathError{Op: "open", Path: abs, Err: err})
 	}
-	return &Root{dir: abs, f: f}, nil
+	unix.Close(fd)
+	return &Root{dir: abs}, nil
 }
 
 // Dir returns the root's absolute path on this machine.
 func (r *Root) Dir() string { return r.dir }
 
-// Close releases the root's descriptor.
-func (r *Root) Close() error { return r.f.Close() }
+// Close is a no-op kept so that a Root can be used like a resource.
+func (r *Root) Close() error { return nil }
 
 // Local returns the path on this machine that the host path p names,
 // joined lexically: for messages and for paths Resolve returned, never to
@@ -64,7 +64,10 @@ func (r *Root) Local(p string) string {
 	return filepath.Join(r.dir, filepath.FromSlash(path.Clean("/"+p)))
 }
 
-func (r *Root) fd() int { return int(r.f.Fd()) }
+// openRoot opens the root directory; the caller closes it.
+func (r *Root) openRoot() (int, error) {
+	return unix.Open(r.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
 
 // relPath turns the host path p into a clean path relative to the root
 // ("." for the root itself).
@@ -100,15 +103,19 @@ func split(p string) (parent, name string, err error) {
 // openIn opens the relative path rel below the root, resolving every link
 // (the last one too) inside the root. flags gain O_CLOEXEC.
 func (r *Root) openIn(rel string, flags int, mode uint32) (int, error) {
-	defer runtime.KeepAlive(r)
 	flags |= unix.O_CLOEXEC
 	if !noOpenat2.Load() {
+		root, err := r.openRoot()
+		if err != nil {
+			return -1, err
+		}
+		defer unix.Close(root)
 		how := unix.OpenHow{Flags: uint64(flags), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 		if flags&unix.O_CREAT != 0 {
 			how.Mode = uint64(mode)
 		}
 		for range 16 { // EAGAIN: a concurrent rename raced the lookup
-			fd, err := unix.Openat2(r.fd(), rel, &how)
+			fd, err := unix.Openat2(root, rel, &how)
 			if err == unix.EAGAIN || err == unix.EINTR {
 				continue
 			}
@@ -152,8 +159,13 @@ func (r *Root) parent(p string) (dir int, name string, err error) {
 // With follow, a last component that is a link is resolved too. A missing
 // last component is returned as is, so that it can be created.
 func (r *Root) walk(rel string, follow bool) (dir int, name, dirPath string, err error) {
-	defer runtime.KeepAlive(r)
-	root, err := unix.Openat(r.fd(), ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return r.walkMissing(rel, follow, false)
+}
+
+// walkMissing is walk; with rest, a missing component that is not the
+// last ends the walk there, returning it and what follows as name.
+func (r *Root) walkMissing(rel string, follow, rest bool) (dir int, name, dirPath string, err error) {
+	root, err := r.openRoot()
 	if err != nil {
 		return -1, "", "", err
 	}
@@ -185,9 +197,9 @@ func (r *Root) walk(rel string, follow bool) (dir int, name, dirPath string, err
 		last := len(todo) == 0
 		var st unix.Stat_t
 		err := unix.Fstatat(top, c, &st, unix.AT_SYMLINK_NOFOLLOW)
-		if err == unix.ENOENT && last {
+		if err == unix.ENOENT && (last || rest) {
 			closeAll(top)
-			return top, c, "/" + strings.Join(names, "/"), nil
+			return top, path.Join(append([]string{c}, todo...)...), "/" + strings.Join(names, "/"), nil
 		}
 		if err != nil {
 			closeAll(-1)
@@ -231,14 +243,14 @@ func (r *Root) walk(rel string, follow bool) (dir int, name, dirPath string, err
 }
 
 // Resolve returns the host path that p leads to once every link in it,
-// the last one too, is resolved inside the root. A missing last component
-// is kept as it is.
+// the last one too, is resolved inside the root. From the first missing
+// component on, the path is kept as it is.
 func (r *Root) Resolve(p string) (string, error) {
 	rel, err := relPath(p)
 	if err != nil {
 		return "", err
 	}
-	dir, name, dirPath, err := r.walk(rel, true)
+	dir, name, dirPath, err := r.walkMissing(rel, true, true)
 	if err != nil {
 		return "", pathErr("resolve", p, err)
 	}
