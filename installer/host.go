@@ -51,6 +51,11 @@ type Host interface {
 	FreeSpace(ctx context.Context, path string) (int64, error)
 	// Run runs a command on the host and returns its combined output.
 	Run(ctx context.Context, name string, args ...string) ([]byte, error)
+	// Lock takes the exclusive lock file at path for this process
+	// (created 0600, with its missing parents 0700) and writes the
+	// process id into it. It fails at once with an error matching
+	// ErrLocked when another run holds it.
+	Lock(ctx context.Context, path string) (HeldLock, error)
 }
 
 // LocalHost is the machine ferry-install runs on, seen through a root

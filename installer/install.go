@@ -109,7 +109,14 @@ func Install(ctx context.Context, opts Options) (*Result, error) {
 	if err := validateNode(&opts, res); err != nil {
 		return nil, err
 	}
+	var lockDirs []string
 	if !opts.DryRun {
+		l, err := lockRoot(ctx, opts.Host)
+		if err != nil {
+			return nil, err
+		}
+		defer l.unlock(opts.Log)
+		lockDirs = l.held.Created()
 		if err := recoverStale(ctx, opts.Host, opts.Log); err != nil {
 			return nil, err
 		}
@@ -130,7 +137,7 @@ func Install(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(r.ManifestBytes())
-	p := &plan{opts: opts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), id: newID()}
+	p := &plan{opts: opts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), id: newID(), ferryDirs: lockDirs}
 	p.state = newState(p)
 	res.Node = p.state.Node
 	phases := buildPhases(p)

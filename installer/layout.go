@@ -27,6 +27,9 @@ const (
 	// FerryDir holds ferry's own state: state.json, staging and backups.
 	FerryDir  = "/var/lib/ferry"
 	StateFile = "/var/lib/ferry/state.json"
+	// LockFile is held (flock) by the one run that may change the host;
+	// it holds that run's pid.
+	LockFile = "/var/lib/ferry/lock"
 	// BackupDir holds, per install id, the files an install replaced.
 	BackupDir = "/var/lib/ferry/backup"
 	// PreviousDir holds, below an id, the previous install's files that an

@@ -58,6 +58,11 @@ func Rollback(ctx context.Context, opts RollbackOptions) (*RollbackResult, error
 	}
 	log := orDiscard(opts.Log)
 	if !opts.DryRun {
+		l, err := lockRoot(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		defer l.unlock(log)
 		if err := recoverStale(ctx, h, log); err != nil {
 			return nil, err
 		}

@@ -37,7 +37,14 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*State, error) {
 	if dry == nil {
 		dry = io.Discard
 	}
+	var lock *runLock
 	if !opts.DryRun {
+		l, err := lockRoot(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		defer l.unlock(log)
+		lock = l
 		if err := recoverStale(ctx, h, log); err != nil {
 			return nil, err
 		}
@@ -87,6 +94,9 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*State, error) {
 		return nil, fmt.Errorf("uninstall: %w", err)
 	}
 	removeEmptyDirs(ctx, h, dirs)
+	// FerryDir and its parents still hold the lock file: they go when it
+	// does.
+	lock.removeOnUnlock(dirs...)
 	return st, nil
 }
 

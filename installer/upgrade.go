@@ -89,6 +89,11 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 	}
 	log := orDiscard(opts.Log)
 	if !opts.DryRun {
+		l, err := lockRoot(ctx, opts.Host)
+		if err != nil {
+			return nil, err
+		}
+		defer l.unlock(log)
 		if err := recoverStale(ctx, opts.Host, log); err != nil {
 			return nil, err
 		}
