@@ -280,6 +280,9 @@ func (h *LocalHost) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
 	return h.fs.Lstat(p)
 }
 
+// Readlink returns the target of the link at p.
+func (h *LocalHost) Readlink(p string) (string, error) { return h.fs.Readlink(p) }
+
 // StatFollow describes what p leads to, following links inside the root.
 func (h *LocalHost) StatFollow(ctx context.Context, p string) (fs.FileInfo, error) {
 	return h.fs.Stat(p)

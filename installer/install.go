@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path"
 	"runtime"
 	"slices"
 	"time"
@@ -233,8 +234,51 @@ func validateBundle(m *bundle.Manifest, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	_, err = renderFiles(&plan{opts: *opts, manifest: m}, tmpl, nil)
-	return err
+	p := &plan{opts: *opts, manifest: m}
+	gen, err := renderFiles(p, tmpl, nil)
+	if err != nil {
+		return err
+	}
+	return checkFileEntries(p, gen)
+}
+
+// checkFileEntries refuses a bundle's files: entries that would land where
+// ferry writes state, or on a file ferry generates or places itself (the
+// env file holding the token, config.yaml, the units, k3s, the multicall
+// links...). Install and upgrade share it, so an upgrade cannot replace
+// what a fresh install of the same bundle would refuse.
+func checkFileEntries(p *plan, gen []generated) error {
+	reserved := map[string]string{StateFile: "ferry's state", LockFile: "ferry's lock"}
+	for _, g := range gen {
+		reserved[g.Dest] = "a file ferry-install generates"
+	}
+	n := p.opts.Node
+	for _, dest := range []string{n.EnvPath(), ConfigFile, RegistryFile, n.UnitPath(), n.OpenRCPath(), n.UninstallPath(), KillallScript} {
+		reserved[dest] = "a file ferry-install generates"
+	}
+	for _, name := range multicall {
+		reserved[path.Join(BinDir, name)] = "a link ferry-install makes to k3s"
+	}
+	for _, e := range p.manifest.Entries {
+		if e.Role == bundle.RoleFile {
+			continue
+		}
+		if dest, _ := p.entryDest(e); dest != "" {
+			reserved[dest] = "where ferry-install places the bundle's " + string(e.Role)
+		}
+	}
+	for _, e := range p.manifest.Entries {
+		if e.Role != bundle.RoleFile {
+			continue
+		}
+		if err := checkFileDest(e.Path, e.HostPath); err != nil {
+			return err
+		}
+		if what, ok := reserved[e.HostPath]; ok {
+			return fmt.Errorf("bundle entry %s: hostPath %s is %s: rebuild the bundle without it (site settings go in --config, template overrides in templates/)", e.Path, e.HostPath, what)
+		}
+	}
+	return nil
 }
 
 func chartNames(m *bundle.Manifest) []string {

@@ -102,6 +102,9 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upgrade: %w: install first with 'ferry-install server' or 'agent'", err)
 	}
+	if err := checkRecords(cur); err != nil {
+		return nil, fmt.Errorf("upgrade: %w", err)
+	}
 	r, err := bundle.NewReader(ctx, opts.Bundle, opts.ReadOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("open bundle: %w", err)
