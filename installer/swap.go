@@ -292,6 +292,11 @@ func prunePrevious(ctx context.Context, h Host, st *State) error {
 	keep := ""
 	if st != nil && st.Previous != nil {
 		keep = st.Previous.Kept
+		if checkKept(keep) != nil {
+			// state.json names a previous install outside PreviousDir:
+			// it cannot say which kept directory is stale, so none goes.
+			return nil
+		}
 	}
 	for _, e := range ents {
 		p := path.Join(PreviousDir, e.Name())
