@@ -54,7 +54,10 @@ func mkdirAll(ctx context.Context, h Host, p string, mode fs.FileMode) ([]string
 	for d := p; d != "/"; d = path.Dir(d) {
 		fi, err := h.Stat(ctx, d)
 		if err == nil {
-			if !fi.IsDir() && !linksToDir(ctx, h, d, fi) {
+			if fi.Mode()&fs.ModeSymlink != 0 && !linksToDir(ctx, h, d, fi) {
+				return nil, fmt.Errorf("create directory %s: %s is a symbolic link that leads to no directory inside the root (links are resolved inside it): remove the link, or create its target inside the root", p, d)
+			}
+			if !fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0 {
 				return nil, fmt.Errorf("create directory %s: %s exists and is not a directory", p, d)
 			}
 			break

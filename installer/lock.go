@@ -199,6 +199,9 @@ func mkdirAllFS(r *hostfs.Root, p string) ([]string, error) {
 			}
 			break
 		}
+		if li, lerr := r.Lstat(d); lerr == nil && li.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s is a symbolic link that leads to no directory inside the root (links are resolved inside it): remove the link, or create its target inside the root", d)
+		}
 		missing = append(missing, d)
 	}
 	var created []string
