@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -177,8 +176,11 @@ func validateNode(opts *Options, res *Result) error {
 	n := &opts.Node
 	if n.Server != "" {
 		u, err := url.Parse(n.Server)
-		if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("server URL %q is not https://HOST:PORT: give the first server's address, e.g. https://10.0.0.1:6443", n.Server)
+		if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("server URL %q is not https://HOST:PORT: give the first server's address, e.g. https://10.0.0.1:6443", manifests.Redact(n.Server))
+		}
+		if u.User != nil {
+			return fmt.Errorf("server URL %q holds a user name or password: k3s joins with the cluster token, pass it with --token and give https://HOST:PORT", manifests.Redact(n.Server))
 		}
 	}
 	if n.Role == manifests.RoleServer && n.Server == "" && n.Token == "" {
@@ -322,21 +324,27 @@ func newState(p *plan) *State {
 			ManifestSHA256: p.manifestSHA256, KeyID: p.manifest.KeyID},
 		Role: n.Role,
 		Arch: p.opts.Arch,
-		Node: NodeRecord{ClusterInit: n.ClusterInit, Server: n.Server, DatastoreEndpoint: redactURI(n.DatastoreEndpoint),
-			TLSSANs: n.TLSSANs, NodeLabels: n.NodeLabels, NodeTaints: n.NodeTaints, RegistryMirrors: n.RegistryMirrors},
+		Node: NodeRecord{ClusterInit: n.ClusterInit, Server: manifests.Redact(n.Server), DatastoreEndpoint: redactURI(n.DatastoreEndpoint),
+			TLSSANs: n.TLSSANs, NodeLabels: n.NodeLabels, NodeTaints: n.NodeTaints, RegistryMirrors: redactAll(n.RegistryMirrors)},
 		Service: ServiceRecord{Init: p.opts.Init, Name: n.ServiceName(), Started: p.opts.Service != nil},
 	}
 	return st
 }
 
-// redactURI drops the password from a datastore URI.
+// redactURI drops the password from a datastore URI: user:password and
+// password-like query parameters (manifests.Redact).
 func redactURI(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		if bytes.ContainsRune([]byte(s), '@') {
-			return "(redacted)"
-		}
-		return s
+	if s == "" {
+		return ""
 	}
-	return u.Redacted()
+	return manifests.Redact(s)
+}
+
+// redactAll redacts each of a list of URLs.
+func redactAll(urls []string) []string {
+	var out []string
+	for _, u := range urls {
+		out = append(out, manifests.Redact(u))
+	}
+	return out
 }
