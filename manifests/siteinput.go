@@ -2,7 +2,7 @@ package manifests
 
 import (
 	"fmt"
-	"net"
+	"net/netip"
 	"regexp"
 	"strings"
 )
@@ -124,7 +124,7 @@ func CheckSAN(s string) error {
 	if err := oneLine("tls-san", s); err != nil {
 		return err
 	}
-	if net.ParseIP(s) != nil {
+	if _, err := netip.ParseAddr(s); err == nil {
 		return nil
 	}
 	name := strings.TrimPrefix(strings.ToLower(s), "*.")
