@@ -26,9 +26,22 @@ type Root struct {
 	dir string
 }
 
-// noOpenat2 is set once openat2 returned ENOSYS (or by tests, to run the
-// walk); from then on the walk resolves every path.
+// noOpenat2 is set once openat2 returned ENOSYS, or EPERM for the root
+// itself (a seccomp filter that refuses syscalls it does not know, as
+// older container runtimes have), or when EnvWalk is set; from then on the
+// walk resolves every path.
 var noOpenat2 atomic.Bool
+
+// EnvWalk, set to 1, makes every path resolve through the O_NOFOLLOW walk
+// instead of openat2 (to run a whole test suite on the fallback, or to
+// work around a kernel whose openat2 misbehaves).
+const EnvWalk = "FERRY_HOSTFS_WALK"
+
+func init() {
+	if os.Getenv(EnvWalk) == "1" {
+		noOpenat2.Store(true)
+	}
+}
 
 // Open returns the Root at dir (default "/"), which must be an existing
 // directory. Links in dir itself are followed: the operator names the root.
@@ -119,6 +132,9 @@ func (r *Root) openIn(rel string, flags int, mode uint32) (int, error) {
 			if err == unix.EAGAIN || err == unix.EINTR {
 				continue
 			}
+			if err == unix.EPERM && !openat2Works(root) {
+				err = unix.ENOSYS
+			}
 			if err != unix.ENOSYS {
 				return fd, err
 			}
@@ -135,6 +151,17 @@ func (r *Root) openIn(rel string, flags int, mode uint32) (int, error) {
 		name = "."
 	}
 	return unix.Openat(dir, name, flags|unix.O_NOFOLLOW, mode)
+}
+
+// openat2Works reports whether openat2 opens the root itself: EPERM there
+// means a filter refuses the syscall, not the file.
+func openat2Works(root int) bool {
+	fd, err := unix.Openat2(root, ".", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
 // parent opens the directory holding host path p's last component,
