@@ -7,7 +7,8 @@
 // no link, however it is spelled, leads outside. Where the kernel lacks
 // openat2 (ENOSYS, before Linux 5.6) the same rule is applied by a walk
 // that opens one component at a time with O_NOFOLLOW and resolves each
-// link itself (at most 40 links per path, as the kernel).
+// link itself (at most 40 links per path, as the kernel). EnvWalk
+// (FERRY_HOSTFS_WALK=1) forces the walk.
 //
 // Operations on a path act on its last component without following it
 // (Lstat, Remove, Rename, Symlink, Mkdir, WriteFile replace a link, never
