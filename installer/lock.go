@@ -214,3 +214,32 @@ func mkdirAllFS(r *hostfs.Root, p string) ([]string, error) {
 	}
 	return created, nil
 }
+
+// LockHolder reports the pid of the process holding the lock file at p,
+// without taking it (a shared flock, even brief, would make a run that
+// starts meanwhile refuse): the file's inode is looked up among the
+// FLOCK entries of /proc/locks. held is false when no process holds it.
+func (h *LocalHost) LockHolder(ctx context.Context, p string) (pid int, held bool) {
+	fi, err := h.fs.Lstat(p)
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*unix.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return 0, false
+	}
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	for _, line := range strings.Split(string(b), "\n") {
+		// 1: FLOCK  ADVISORY  WRITE 6409 fe:00:9979121 0 EOF
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
+			pid, _ = strconv.Atoi(f[4])
+			return pid, true
+		}
+	}
+	return 0, false
+}

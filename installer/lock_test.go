@@ -76,6 +76,9 @@ func TestConcurrentInstallsOneRefused(t *testing.T) {
 	_, err := installInto(t, root, bp, nil)
 	wantLocked(t, "a second install", err, os.Getpid())
 	h, _ := NewLocalHost(root)
+	if st, err := ReadStatus(context.Background(), StatusOptions{Host: h}); err != nil || st.RunningPID != os.Getpid() || len(st.Interrupted) != 0 {
+		t.Errorf("status during the install: %+v %v, want the run's pid and no interrupted run", st, err)
+	}
 	_, err = Uninstall(context.Background(), UninstallOptions{Host: h})
 	wantLocked(t, "uninstall", err, os.Getpid())
 	_, err = upgradeWith(t, h, bp, func(o *UpgradeOptions) { o.Reinstall = true })
@@ -93,6 +96,9 @@ func TestConcurrentInstallsOneRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkNoLeftovers(t, root)
+	if st, _ := ReadStatus(context.Background(), StatusOptions{Host: h}); st.RunningPID != 0 {
+		t.Errorf("status after the install still names run %d", st.RunningPID)
+	}
 }
 
 const envLockRoot = "FERRY_LOCK_CHILD_ROOT"
