@@ -215,3 +215,31 @@ func fileSHA256(ctx context.Context, h Host, p string) (string, error) {
 	}
 	return hex.EncodeToString(d.Sum(nil)), nil
 }
+
+// checkJournal checks a journal (or dirs.json) read from a staging
+// directory before a run after a crash reverts it: every destination is a
+// place ferry writes, every backup and source lies in ferry's own areas.
+func checkJournal(j *journal) error {
+	for _, je := range j.Items {
+		if err := checkPlaced(je.Dest); err != nil {
+			return err
+		}
+		for _, p := range []string{je.Backup, je.Src} {
+			if p == "" {
+				continue
+			}
+			if err := cleanAbs(p); err != nil {
+				return err
+			}
+			if !below(p, BackupDir) && !below(p, PreviousDir) && !strings.HasPrefix(p, path.Join(FerryDir, stagingPrefix)) {
+				return fmt.Errorf("%s is outside ferry's own areas in %s", p, FerryDir)
+			}
+		}
+	}
+	for _, d := range j.Dirs {
+		if err := checkDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}

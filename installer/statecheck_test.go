@@ -210,3 +210,44 @@ func TestStateSizeBounded(t *testing.T) {
 		t.Fatalf("ReadState of an oversized state.json: %v", err)
 	}
 }
+
+// TestRecoveryDoesNotTrustJournals: a staging directory left in the root
+// with a journal that names a file outside ferry's places, or a backup
+// outside its areas, stops the run with an error and changes nothing; one
+// that names a file ferry would place but whose content is not the one
+// journalled keeps that file.
+func TestRecoveryDoesNotTrustJournals(t *testing.T) {
+	bp := writeBundle(t, bundleOptions{})
+	tests := []struct {
+		name    string
+		journal journal
+		want    string // "" : the install goes ahead
+	}{
+		{"destination outside", journal{ID: "abc", Items: []journalEntry{{Dest: "/home/op/notes"}}}, "outside the places ferry writes"},
+		{"backup outside", journal{ID: "abc", Items: []journalEntry{{Dest: "/etc/hosts", Backup: "/home/op/evil"}}}, "outside ferry's own areas"},
+		{"changed file", journal{ID: "abc", Items: []journalEntry{{Dest: "/etc/hosts", SHA256: sha256Hex([]byte("other"))}}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeFile(t, filepath.Join(root, "home/op/notes"), "notes")
+			writeFile(t, filepath.Join(root, "home/op/evil"), "evil")
+			writeFile(t, filepath.Join(root, "etc/hosts"), "127.0.0.1 localhost\n")
+			b, _ := json.Marshal(tt.journal)
+			writeFile(t, filepath.Join(root, FerryDir, stagingPrefix+"abc", "journal.json"), string(b))
+			keep := map[string]string{"home/op/notes": "notes", "home/op/evil": "evil", "etc/hosts": "127.0.0.1 localhost\n"}
+			_, err := installInto(t, root, bp, nil)
+			if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("install over a forged journal: %v, want %q", err, tt.want)
+			}
+			if tt.want == "" && err != nil {
+				t.Fatalf("install: %v", err)
+			}
+			for p, c := range keep {
+				if b, err := os.ReadFile(filepath.Join(root, p)); err != nil || string(b) != c {
+					t.Errorf("%s: %q %v, want it untouched", p, b, err)
+				}
+			}
+		})
+	}
+}

@@ -96,7 +96,7 @@ func (s *swap) prepare(ctx context.Context) error {
 				continue
 			}
 		}
-		op := swapOp{je: journalEntry{Dest: t.Path}, link: t.Link}
+		op := swapOp{je: journalEntry{Dest: t.Path, Link: t.Link}, link: t.Link}
 		if t.Link == "" {
 			op.je.Src = s.source(*t)
 			if !s.dryRun && !exists(ctx, s.host, op.je.Src) {
