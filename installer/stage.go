@@ -41,7 +41,7 @@ func (s *stagePhase) Run(ctx context.Context) error {
 	p := s.p
 	created, err := mkdirAll(ctx, p.host, FerryDir, 0o700)
 	s.created = append(s.created, created...)
-	p.ferryDirs = created
+	p.ferryDirs = append(p.ferryDirs, created...)
 	if err != nil {
 		return err
 	}

@@ -107,9 +107,12 @@ func ReadState(ctx context.Context, h Host) (*State, error) {
 		return nil, fmt.Errorf("read %s: %w", StateFile, err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", StateFile, err)
+	}
+	if len(b) > maxStateSize {
+		return nil, fmt.Errorf("read %s: larger than %d bytes, which no install of ferry's writes: restore it from a backup or remove the install by hand", StateFile, maxStateSize)
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {

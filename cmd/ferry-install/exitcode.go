@@ -9,11 +9,12 @@ import (
 
 // Exit codes (documented in the README). A failure that has several
 // causes gets the first that applies in this order: expired, verification,
-// preflight, rolled back. ferry gives the same codes for the first two.
+// locked, preflight, rolled back. ferry gives the same codes for the first two.
 const (
 	exitFailure    = bundlecmd.ExitFailure
 	exitPreflight  = 4 // a preflight check failed
 	exitRolledBack = 5 // the install failed and was undone
+	exitLocked     = 8 // another run holds the root; nothing was changed
 )
 
 func exitCode(err error) int {
@@ -21,6 +22,8 @@ func exitCode(err error) int {
 		return code
 	}
 	switch {
+	case errors.Is(err, installer.ErrLocked):
+		return exitLocked
 	case errors.Is(err, installer.ErrPreflight):
 		return exitPreflight
 	case errors.Is(err, installer.ErrRolledBack):

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -85,9 +84,9 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 		DatastoreEndpoint: f.DatastoreEndpoint, TLSSANs: f.TLSSANs, NodeLabels: f.NodeLabels,
 		NodeTaints: f.NodeTaints, RegistryMirrors: f.RegistryMirrors}
 	if f.Config != "" {
-		b, err := os.ReadFile(f.Config)
+		b, err := readSiteFile("--config", f.Config)
 		if err != nil {
-			return fmt.Errorf("--config: %w", err)
+			return err
 		}
 		if err := yaml.Unmarshal(b, &node.Extra); err != nil {
 			return fmt.Errorf("--config %s: not a YAML mapping of k3s flags: %w", f.Config, err)
@@ -134,9 +133,9 @@ func siteValues(f *installFlags) (installer.SiteValues, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := os.ReadFile(file)
+		b, err := readSiteFile("--values", file)
 		if err != nil {
-			return nil, fmt.Errorf("--values %s: %w", v, err)
+			return nil, err
 		}
 		if err := site.AddYAML(chart, b); err != nil {
 			return nil, fmt.Errorf("--values %s: %w", v, err)
