@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-k3s/ferry/bundle/charts"
 	"github.com/ferry-k3s/ferry/bundle/fetch"
@@ -83,7 +82,7 @@ func newClients(o *Options, prog *progress) (*clients, error) {
 	ct := &countingTransport{next: next}
 	fopts = append(fopts, fetch.WithTransport(ct))
 	copts = append(copts, charts.WithHTTPClient(&http.Client{Transport: ct, Timeout: 10 * time.Minute}))
-	iopts = append(iopts, images.WithRemoteOptions(remote.WithTransport(ct)))
+	iopts = append(iopts, images.WithTransport(ct))
 	if o.Retries > 0 {
 		fopts = append(fopts, fetch.WithRetries(o.Retries))
 		copts = append(copts, charts.WithRetries(o.Retries))
