@@ -148,11 +148,13 @@ func noBundle(t *testing.T, dir string) {
 }
 
 // TestBuildBounds runs a real `ferry build` (compiled once for all of its
-// subtests) against hostile charts and on the demo fixture.
+// subtests) against hostile charts, a hostile registry, and on the demo
+// fixture.
 func TestBuildBounds(t *testing.T) {
 	bin := buildFerry(t)
 	t.Run("signal", func(t *testing.T) { testStopsOnSignal(t, bin) })
 	t.Run("hostile charts", func(t *testing.T) { testHostileCharts(t, bin) })
+	t.Run("hostile registry", func(t *testing.T) { testHostileRegistry(t, bin) })
 	t.Run("peak RSS", func(t *testing.T) { testPeakRSS(t, bin) })
 }
 
