@@ -63,6 +63,9 @@ func renderIsolated(ctx context.Context, archivePath string, opts RenderOptions)
 		return nil, fmt.Errorf("render chart %s: %w", name, err)
 	}
 	if err := cmd.Start(); err != nil {
+		if errors.Is(context.Cause(ctx), errRenderTimeout) {
+			return nil, timeoutError(name, lim)
+		}
 		return nil, fmt.Errorf("render chart %s: start the render worker: %w", name, err)
 	}
 	out, readErr := io.ReadAll(io.LimitReader(stdout, lim.MaxOutput+1))
@@ -76,7 +79,7 @@ func renderIsolated(ctx context.Context, archivePath string, opts RenderOptions)
 	case tooLong:
 		return nil, fmt.Errorf("render chart %s: more than %s of manifests, the limit per chart: a template repeats without end, or the chart is far larger than usual; fix the chart or its values, or raise --render-max-output", name, mib(lim.MaxOutput))
 	case errors.Is(context.Cause(ctx), errRenderTimeout):
-		return nil, fmt.Errorf("render chart %s: still rendering after %s, the limit per chart: a template loops, or the chart is far larger than usual; fix the chart or its values, or raise --render-timeout", name, lim.Timeout)
+		return nil, timeoutError(name, lim)
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("render chart %s: %w", name, context.Cause(ctx))
 	case errors.As(waitErr, &exit) && (exit.ExitCode() == exitMemory || strings.Contains(stderr.String(), "out of memory")):
@@ -94,6 +97,11 @@ func renderIsolated(ctx context.Context, archivePath string, opts RenderOptions)
 		return nil, fmt.Errorf("render chart %s: read the render worker's output: %w", name, readErr)
 	}
 	return out, nil
+}
+
+// timeoutError is the error of a render stopped by Limits.Timeout.
+func timeoutError(name string, lim Limits) error {
+	return fmt.Errorf("render chart %s: still rendering after %s, the limit per chart: a template loops, or the chart is far larger than usual; fix the chart or its values, or raise --render-timeout", name, lim.Timeout)
 }
 
 // oneLine joins the non-empty lines of s with "; ", and keeps only the
