@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ferry-k3s/ferry/bundle/builder"
+	"github.com/ferry-k3s/ferry/bundle/release/releasetest"
 )
 
 // failingTransport refuses and counts every request: a build that stops at
@@ -68,5 +71,44 @@ func TestBuildRefusesWhatHostsRefuse(t *testing.T) {
 				t.Errorf("output directory holds %d entries", len(ents))
 			}
 		})
+	}
+}
+
+// TestBuildChartRepoStalls: a chart repository that sends headers and then
+// nothing fails the build after the stall timeout and the retries, with an
+// error naming the chart and the flag.
+func TestBuildChartRepoStalls(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(30 * time.Second):
+		}
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	tree, err := releasetest.Write(filepath.Join(dir, "mirror"), "v1.31.4+k3s1", []string{"amd64"}, releasetest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	specPath := filepath.Join(dir, "ferry.yaml")
+	spec := "apiVersion: ferry.k3s.io/v1\nkind: Bundle\nmetadata: {name: edge, version: 1.0.0}\nk3s: {version: v1.31.4+k3s1, source: \"file://" + tree.Dir + "\"}\n" +
+		"charts:\n  - {name: app, repo: " + srv.URL + ", version: 1.0.0}\n"
+	if err := os.WriteFile(specPath, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = builder.Resolve(context.Background(), builder.Options{
+		SpecPath: specPath, CacheDir: t.TempDir(), Retries: 1, StallTimeout: 200 * time.Millisecond,
+	})
+	t.Logf("after %s, %d requests: %v", time.Since(start).Round(time.Millisecond), hits.Load(), err)
+	if err == nil || !strings.Contains(err.Error(), "stall timeout") || !strings.Contains(err.Error(), "--stall-timeout") {
+		t.Fatalf("error %v, want a stall timeout naming the flag", err)
+	}
+	if hits.Load() != 2 {
+		t.Errorf("%d requests, want 2 (one retry)", hits.Load())
 	}
 }

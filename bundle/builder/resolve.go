@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-k3s/ferry/bundle/images"
 	"github.com/ferry-k3s/ferry/bundle/release"
 	"github.com/ferry-k3s/ferry/bundle/spec"
+	"github.com/ferry-k3s/ferry/internal/stall"
 )
 
 // Plan is a spec resolved to exact artifacts, all of them in the cache.
@@ -82,7 +83,11 @@ func newClients(o *Options, prog *progress) (*clients, error) {
 	}
 	ct := &countingTransport{next: next}
 	fopts = append(fopts, fetch.WithTransport(ct))
-	copts = append(copts, charts.WithHTTPClient(&http.Client{Transport: ct, Timeout: 10 * time.Minute}))
+	stallAfter := fetch.DefaultStallTimeout
+	if o.StallTimeout > 0 {
+		stallAfter = o.StallTimeout
+	}
+	copts = append(copts, charts.WithHTTPClient(&http.Client{Transport: &stall.Transport{Next: ct, After: stallAfter}, Timeout: 10 * time.Minute}))
 	iopts = append(iopts, images.WithTransport(ct))
 	if o.Retries > 0 {
 		fopts = append(fopts, fetch.WithRetries(o.Retries))
