@@ -11,6 +11,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/ferry-k3s/ferry/internal/hostrules"
 )
 
 // maxStateSize bounds state.json (4 MiB): a real one lists a few dozen
@@ -24,8 +26,10 @@ var layoutDirs = []string{BinDir, ConfigDir, SystemdDir, OpenRCDir, DataDir}
 // FileDirs are the directories below which a bundle's files: entries may
 // be placed (hostPath); anything else, and anything inside FerryDir, is
 // refused at install. Uninstall and rollback act only on paths in
-// layoutDirs, FileDirs and ferry's own files in FerryDir.
-var FileDirs = []string{"/etc", "/opt", "/srv", "/usr/local", "/var/lib"}
+// layoutDirs, FileDirs and ferry's own files in FerryDir. The list, like
+// the whole hostPath rule, is internal/hostrules', which ferry build
+// applies to the spec too.
+var FileDirs = hostrules.FileDirs
 
 // idPattern is the spelling of an install id (newID: 12 hex digits; up to
 // 64 accepted).
@@ -53,6 +57,9 @@ func cleanAbs(p string) error {
 func checkFileDest(entry, p string) error {
 	if err := cleanAbs(p); err != nil {
 		return fmt.Errorf("bundle entry %s: hostPath %w: rebuild the bundle with a clean absolute hostPath", entry, err)
+	}
+	if err := hostrules.CheckFilePath(p); err != nil {
+		return fmt.Errorf("bundle entry %s: hostPath %w: rebuild the bundle with the hostPath changed", entry, err)
 	}
 	if below(p, FerryDir) {
 		return fmt.Errorf("bundle entry %s: hostPath %s is inside %s, which holds ferry's own state: rebuild the bundle with a hostPath elsewhere (e.g. /opt/...)", entry, p, FerryDir)

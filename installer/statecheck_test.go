@@ -167,12 +167,12 @@ func TestRollbackRefusesTamperedState(t *testing.T) {
 func TestFilesMayNotReplaceFerrysFiles(t *testing.T) {
 	bpA := relA.write(t)
 	tests := []struct{ hostPath, want string }{
-		{"/etc/systemd/system/k3s.service.env", "is a file ferry-install generates"},
-		{ConfigFile, "is a file ferry-install generates"},
-		{"/etc/systemd/system/k3s.service", "is a file ferry-install generates"},
-		{"/usr/local/bin/kubectl", "a link ferry-install makes"},
-		{K3sBinary, "where ferry-install places the bundle's k3s"},
-		{"/var/lib/ferry/files/x.rpm", "holds ferry's own state"},
+		{"/etc/systemd/system/k3s.service.env", "is a file Ferry generates on every host"},
+		{ConfigFile, "is a file Ferry generates on every host"},
+		{"/etc/systemd/system/k3s.service", "is a file Ferry generates on every host"},
+		{"/usr/local/bin/kubectl", "is a file Ferry generates on every host"},
+		{K3sBinary, "is a file Ferry generates on every host"},
+		{"/var/lib/ferry/files/x.rpm", "where Ferry keeps its own state"},
 		{"/usr/bin/k3s-helper", "outside the places ferry-install writes"},
 	}
 	for _, tt := range tests {

@@ -334,7 +334,7 @@ k3s: {version: ` + demo.K3sVersion + `, source: ` + env.ReleaseURL + `}
 	files := `files:
   - source: ./k3s-selinux-1.6-1.el9.noarch.rpm
     sha256: ` + sum + `
-    hostPath: /var/lib/ferry/files/k3s-selinux.rpm
+    hostPath: /opt/ferry/files/k3s-selinux.rpm
     mode: "0600"
 `
 	write := func(text string) string {
@@ -353,7 +353,7 @@ k3s: {version: ` + demo.K3sVersion + `, source: ` + env.ReleaseURL + `}
 		t.Fatal(err)
 	}
 	e, ok := rep.Manifest.Entry("files/k3s-selinux-1.6-1.el9.noarch.rpm")
-	if !ok || e.HostPath != "/var/lib/ferry/files/k3s-selinux.rpm" || e.Mode != 0o600 || e.Role != bundle.RoleFile {
+	if !ok || e.HostPath != "/opt/ferry/files/k3s-selinux.rpm" || e.Mode != 0o600 || e.Role != bundle.RoleFile {
 		t.Errorf("extra file entry: %+v (present %v)", e, ok)
 	}
 
