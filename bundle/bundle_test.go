@@ -227,7 +227,7 @@ func TestTamper(t *testing.T) {
 			return retar(t, append(es[:1], es[2:]...), nil)
 		}, want: is(bundle.ErrUnsigned)},
 		{name: "unsigned", bundle: func() []byte { return writeBundle(t, testManifest(), testSources(), nil) },
-			want: is(bundle.ErrUnsigned), text: "--insecure-skip-signature"},
+			want: is(bundle.ErrUnsigned), text: "accept an unsigned bundle explicitly"},
 		{name: "signature garbage", bundle: func() []byte {
 			es := clone(entries())
 			es[1].body = []byte("not base64 !!")

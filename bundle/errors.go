@@ -9,10 +9,13 @@ import (
 var (
 	// ErrUnsigned: the bundle carries no signature and the caller did not
 	// allow unsigned bundles.
-	ErrUnsigned = errors.New("bundle is not signed: sign it with 'ferry sign --key ferry.key', or pass --insecure-skip-signature to accept an unsigned bundle")
+	ErrUnsigned = errors.New("bundle is not signed: sign it with 'ferry sign', or accept an unsigned bundle explicitly")
 	// ErrSignature: the signature over bundle.json does not verify with the
 	// trusted key.
-	ErrSignature = errors.New("signature over bundle.json does not verify with the trusted key: check --key names the public key of the bundle's signer")
+	ErrSignature = errors.New("signature over bundle.json does not verify with the trusted key: check that the key is the bundle's signer's public key")
+	// ErrSignerMismatch: the signature verifies, but the manifest's key id
+	// names another key.
+	ErrSignerMismatch = errors.New("the manifest's signer key id is not the key that verified it: the bundle was re-signed without updating its manifest, refused")
 	// ErrExpired: the manifest's expiry has passed.
 	ErrExpired = errors.New("bundle has expired: build a fresh bundle")
 )

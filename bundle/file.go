@@ -1,94 +1,47 @@
 package bundle
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
-
-	"github.com/ferry-k3s/ferry/signing"
 )
 
-// OpenFile opens a bundle file for reading. A path naming a part of a split
-// bundle (NAME.part001, or any part) opens all the parts as one stream, in
-// place, checking each part against NAME.parts.json as it ends, so that a
-// damaged part is named by number.
-func OpenFile(path string) (io.ReadCloser, error) {
-	if path == "" {
-		return nil, fmt.Errorf("no bundle given: pass --bundle FILE")
-	}
-	if _, ok := SplitBase(path); ok {
-		rc, _, err := openParts(path)
-		return rc, err
-	}
-	f, err := os.Open(path)
+// VerifyFile reads the whole bundle at path (a file or any part of a split
+// bundle) with its side files (see File and Open), checking the signature,
+// every entry and every side file, and returns what it found. Nothing is
+// written anywhere.
+func VerifyFile(ctx context.Context, path string, opts ...ReadOption) (*FileReport, error) {
+	f, err := Open(ctx, path, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("open bundle: %w", err)
-	}
-	return f, nil
-}
-
-// FileReport is what VerifyFile found.
-type FileReport struct {
-	Manifest *Manifest
-	// SHA256 of the whole file, computed while it was verified.
-	SHA256 []byte
-	// Detached is true when path.sig existed and verified.
-	Detached bool
-}
-
-// VerifyFile verifies the bundle at path (see Verify; opts carry the
-// trusted key) and, when v is not nil and path.sig exists, the detached
-// signature over the whole file with v, hashed in the same pass.
-func VerifyFile(ctx context.Context, path string, v signing.Verifier, opts ...ReadOption) (*FileReport, error) {
-	f, err := OpenFile(path)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verify %s: %w", path, err)
 	}
 	defer f.Close()
-	hr := newHashingReader(f)
-	m, err := Verify(ctx, bufio.NewReaderSize(hr, 1<<20), opts...)
+	m, err := Verify(ctx, f, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("verify %s: %w", path, err)
 	}
-	// Count any bytes past the end of the zstd stream into the digest too.
-	if _, err := io.Copy(io.Discard, hr); err != nil {
+	// The zstd stream ends before the file when junk follows it: read
+	// that too, so that the checks at the end of the file run.
+	if _, err := io.Copy(io.Discard, f); err != nil {
 		return nil, fmt.Errorf("verify %s: %w", path, err)
 	}
-	rep := &FileReport{Manifest: m, SHA256: hr.h.Sum(nil)}
-	if v != nil {
-		base := trimPartSuffix(path)
-		if base != path {
-			if err := verifyPartIndex(ctx, base, v); err != nil {
-				return nil, err
-			}
-		}
-		if rep.Detached, err = VerifyDetached(ctx, base, rep.SHA256, v); err != nil {
-			return nil, err
-		}
-	}
-	return rep, nil
+	rep := f.Report()
+	rep.Manifest = m
+	return &rep, nil
 }
 
-// InspectFile reads and verifies only the manifest of the bundle at path;
-// an expired bundle is shown, not refused.
+// InspectFile verifies the bundle at path as VerifyFile does, so that it
+// decides as every other command does, and returns its manifest; an
+// expired bundle is shown, not refused.
 func InspectFile(ctx context.Context, path string, opts ...ReadOption) (*Manifest, error) {
-	f, err := OpenFile(path)
+	rep, err := VerifyFile(ctx, path, append(opts, WithAllowExpired())...)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	r, err := NewReader(ctx, f, append(opts, WithAllowExpired())...)
-	if err != nil {
-		return nil, fmt.Errorf("inspect %s: %w", path, err)
-	}
-	defer r.Close()
-	return r.Manifest(), nil
+	return rep.Manifest, nil
 }
 
 // WriteJSON writes v as indented JSON.
@@ -145,23 +98,6 @@ func WriteSummary(w io.Writer, m *Manifest) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", im.Ref, im.Arch, im.Digest, im.Archive)
 		}
 		tw.Flush()
-	}
-	return nil
-}
-
-// verifyPartIndex checks the signature over NAME.parts.json.
-func verifyPartIndex(ctx context.Context, base string, v signing.Verifier) error {
-	idx, err := os.ReadFile(base + ".parts.json")
-	if err != nil {
-		return fmt.Errorf("verify %s.parts.json: %w", base, err)
-	}
-	d := sha256.Sum256(idx)
-	ok, err := VerifyDetached(ctx, base+".parts.json", d[:], v)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s.parts.json.sig is missing: copy it with the parts", base)
 	}
 	return nil
 }

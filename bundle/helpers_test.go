@@ -37,7 +37,7 @@ func testKey(t testing.TB) (signing.Signer, signing.Verifier) {
 func newKey(t testing.TB) (signing.Signer, signing.Verifier) {
 	t.Helper()
 	dir := t.TempDir()
-	if _, _, err := signing.WriteKeyPair(filepath.Join(dir, "k"), signing.StaticPass([]byte("pw"))); err != nil {
+	if _, _, err := signing.WriteKeyPair(filepath.Join(dir, "k"), signing.KeyTypeDefault, signing.StaticPass([]byte("pw"))); err != nil {
 		t.Fatal(err)
 	}
 	s, err := signing.LoadSigner(filepath.Join(dir, "k.key"), signing.StaticPass([]byte("pw")))

@@ -153,6 +153,7 @@ func hostileCases() []hostileCase {
 		{name: "unsigned", listed: []tarEntry{ok}, signer: "none", want: "bundle is not signed", bySignature: true},
 		{name: "signature-garbage", listed: []tarEntry{ok}, signer: "garbage", want: "does not verify with the trusted key", bySignature: true},
 		{name: "signature-over-other-manifest", listed: []tarEntry{ok}, signedOther: func(m *bundle.Manifest) { m.Version = "9.9.9" }, want: "does not verify with the trusted key", bySignature: true},
+		{name: "signer-keyid-not-the-verifier", listed: []tarEntry{ok}, manifest: func(m *bundle.Manifest) { m.KeyID = "sha256:" + strings.Repeat("ab", 32) }, want: "the manifest names signer"},
 		{name: "untrusted-signer", listed: []tarEntry{ok}, signer: "untrusted", want: "does not verify with the trusted key", bySignature: true},
 		{name: "manifest-expired", listed: []tarEntry{ok}, manifest: func(m *bundle.Manifest) { m.Expires = &past }, want: "bundle has expired", verifyExit: 6, installExit: 6},
 		{name: "other-arch", listed: []tarEntry{}, manifest: func(m *bundle.Manifest) { m.Arches = []string{"s390x"} }, want: "not this host's", extractOK: true, verifyExit: 0, installExit: 1},
@@ -197,8 +198,7 @@ func (c hostileCase) build(t testing.TB, s signing.Signer) []byte {
 			t.Fatal(err)
 		}
 	}
-	d := sha256.Sum256(signed)
-	sig, err := s.SignDigest(context.Background(), d[:])
+	sig, err := s.Sign(context.Background(), signed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,12 +319,7 @@ func TestHostileCorpusCLI(t *testing.T) {
 		t.Skip("builds ferry-install and runs it per case; skipped under -short")
 	}
 	root := repoRoot(t)
-	bin := filepath.Join(t.TempDir(), "ferry-install")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ferry-install")
-	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build ferry-install: %v\n%s", err, out)
-	}
+	bin := binary(t, "ferry-install")
 	pub := filepath.Join(root, "testdata", "keys", "cosign.pub")
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {

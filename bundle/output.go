@@ -3,7 +3,6 @@ package bundle
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ferry-k3s/ferry/internal/atomicfile"
 	"github.com/ferry-k3s/ferry/internal/directio"
 	"github.com/ferry-k3s/ferry/signing"
 )
@@ -36,11 +36,21 @@ func WriteFile(ctx context.Context, path string, m Manifest, sources []Source, o
 	if err != nil {
 		return nil, err
 	}
-	if err := writeSidecars(ctx, path, res, cfg.signer); err != nil {
+	removeStaleSplit(path)
+	if err := WriteSidecars(ctx, path, res.SHA256, cfg.signer); err != nil {
 		os.Remove(path)
 		return nil, err
 	}
 	return res, nil
+}
+
+// removeStaleSplit removes the parts, index and signatures of an earlier
+// split build of the same name, which a reader pointed at a part would
+// otherwise take for this bundle.
+func removeStaleSplit(path string) {
+	removeStaleParts(path, 1)
+	os.Remove(path + ".parts.json")
+	os.Remove(path + ".parts.json.sig")
 }
 
 // writeSplit writes the bundle as parts, renamed into place only when all
@@ -60,39 +70,91 @@ func writeSplit(ctx context.Context, path string, m Manifest, sources []Source, 
 		pw.abort()
 		return nil, err
 	}
+	os.Remove(path) // an earlier single-file build of the same name
 	pw.index.SHA256 = hex.EncodeToString(res.SHA256)
 	idx, err := json.MarshalIndent(pw.index, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	idx = append(idx, '\n')
-	if err := os.WriteFile(path+".parts.json", idx, 0o644); err != nil {
+	if err := atomicfile.Write(path+".parts.json", idx, 0o644); err != nil {
 		return nil, fmt.Errorf("write %s.parts.json: %w", path, err)
 	}
-	if err := writeSidecars(ctx, path, res, cfg.signer); err != nil {
+	parts := len(pw.index.Parts)
+	removeStaleParts(path, parts+1)
+	if err := writeSidecars(ctx, path, res.SHA256, cfg.signer, func() (io.ReadCloser, error) { return openJoined(path, parts) }); err != nil {
 		return nil, err
 	}
 	if cfg.signer == nil {
+		os.Remove(path + ".parts.json.sig")
+		for i := range parts {
+			os.Remove(PartPath(path, i+1) + ".sig")
+		}
 		return res, nil
 	}
-	sign := func(name string, digest []byte) error {
-		sig, err := cfg.signer.SignDigest(ctx, digest)
-		if err != nil {
-			return fmt.Errorf("sign %s: %w", name, err)
-		}
-		return os.WriteFile(name+".sig", signing.EncodeSignature(sig), 0o644)
+	sig, err := cfg.signer.Sign(ctx, idx)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s.parts.json: %w", path, err)
 	}
-	d := sha256.Sum256(idx)
-	if err := sign(path+".parts.json", d[:]); err != nil {
-		return nil, err
+	if err := atomicfile.Write(path+".parts.json.sig", signing.EncodeSignature(sig), 0o644); err != nil {
+		return nil, fmt.Errorf("write %s.parts.json.sig: %w", path, err)
 	}
 	for i, p := range pw.index.Parts {
+		name := PartPath(path, i+1)
 		raw, _ := hex.DecodeString(p.SHA256)
-		if err := sign(PartPath(path, i+1), raw); err != nil {
-			return nil, err
+		sig, err := cfg.signer.SignStream(ctx, raw, func() (io.ReadCloser, error) { return os.Open(name) })
+		if err != nil {
+			return nil, fmt.Errorf("sign %s: %w", name, err)
+		}
+		if err := atomicfile.Write(name+".sig", signing.EncodeSignature(sig), 0o644); err != nil {
+			return nil, fmt.Errorf("write %s.sig: %w", name, err)
 		}
 	}
 	return res, nil
+}
+
+// removeStaleParts removes the parts from number from on, with their
+// signatures, left by an earlier build of the same name: a reader refuses
+// a part beyond the index.
+func removeStaleParts(path string, from int) {
+	for n := from; n <= 999; n++ {
+		p := PartPath(path, n)
+		if _, err := os.Lstat(p); err != nil {
+			return
+		}
+		os.Remove(p)
+		os.Remove(p + ".sig")
+	}
+}
+
+// openJoined returns the first n parts of the bundle at path as one stream.
+func openJoined(path string, n int) (io.ReadCloser, error) {
+	var files []*os.File
+	var readers []io.Reader
+	for i := range n {
+		f, err := os.Open(PartPath(path, i+1))
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, err
+		}
+		files = append(files, f)
+		readers = append(readers, f)
+	}
+	return &joined{Reader: io.MultiReader(readers...), files: files}, nil
+}
+
+type joined struct {
+	io.Reader
+	files []*os.File
+}
+
+func (j *joined) Close() error {
+	for _, f := range j.files {
+		f.Close()
+	}
+	return nil
 }
 
 // writeAtomic runs write against a temp file beside path and renames it to
@@ -145,20 +207,29 @@ func writeAtomic(path string, write func(io.Writer) (*Result, error)) (*Result, 
 	return res, nil
 }
 
-func writeSidecars(ctx context.Context, path string, res *Result, signer signing.Signer) error {
-	sum := hex.EncodeToString(res.SHA256) + "  " + filepath.Base(path) + "\n"
-	if err := os.WriteFile(path+".sha256", []byte(sum), 0o644); err != nil {
+// WriteSidecars writes path.sha256 (sha256sum format) and, with a signer,
+// path.sig: a detached signature over the whole file, in the form stock
+// `cosign verify-blob --key` checks. sum is the file's sha256. Each is
+// written beside and renamed over, so a link planted at either name is
+// replaced, never followed. Without a signer a stale path.sig is removed.
+func WriteSidecars(ctx context.Context, path string, sum []byte, signer signing.Signer) error {
+	return writeSidecars(ctx, path, sum, signer, func() (io.ReadCloser, error) { return os.Open(path) })
+}
+
+func writeSidecars(ctx context.Context, path string, sum []byte, signer signing.Signer, open func() (io.ReadCloser, error)) error {
+	line := hex.EncodeToString(sum) + "  " + filepath.Base(path) + "\n"
+	if err := atomicfile.Write(path+".sha256", []byte(line), 0o644); err != nil {
 		return fmt.Errorf("write %s.sha256: %w", path, err)
 	}
 	if signer == nil {
 		os.Remove(path + ".sig")
 		return nil
 	}
-	sig, err := signer.SignDigest(ctx, res.SHA256)
+	sig, err := signer.SignStream(ctx, sum, open)
 	if err != nil {
 		return fmt.Errorf("sign %s: %w", path, err)
 	}
-	if err := os.WriteFile(path+".sig", signing.EncodeSignature(sig), 0o644); err != nil {
+	if err := atomicfile.Write(path+".sig", signing.EncodeSignature(sig), 0o644); err != nil {
 		return fmt.Errorf("write %s.sig: %w", path, err)
 	}
 	return nil
@@ -195,40 +266,3 @@ func Resign(ctx context.Context, r io.Reader, path string, signer signing.Signer
 	}
 	return res, nil
 }
-
-// VerifyDetached checks path.sig, if it exists, against the sha256 of the
-// bundle file. It returns false when there is no detached signature.
-func VerifyDetached(ctx context.Context, path string, digest []byte, v signing.Verifier) (bool, error) {
-	b, err := os.ReadFile(path + ".sig")
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read detached signature: %w", err)
-	}
-	sig, err := signing.DecodeSignature(b)
-	if err != nil {
-		return false, fmt.Errorf("%s.sig: %w", path, err)
-	}
-	if err := v.VerifyDigest(ctx, digest, sig); err != nil {
-		return false, fmt.Errorf("%s.sig does not verify with the trusted key: the file was changed after signing, or the key is wrong", path)
-	}
-	return true, nil
-}
-
-// hashingReader hashes what is read through it.
-type hashingReader struct {
-	r io.Reader
-	h interface {
-		io.Writer
-		Sum([]byte) []byte
-	}
-}
-
-func (h *hashingReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
-	return n, err
-}
-
-func newHashingReader(r io.Reader) *hashingReader { return &hashingReader{r: r, h: sha256.New()} }

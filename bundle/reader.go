@@ -78,6 +78,8 @@ type Reader struct {
 	pending *tar.Header // first payload header when the bundle is unsigned
 	next    int         // index in m.Entries of the entry expected next
 	cur     *entryReader
+	signer  string // the verified signer's key id; empty when not checked
+	file    *File  // the source, when it is a File: it names bad parts
 	done    bool
 	err     error // sticky
 }
@@ -91,9 +93,10 @@ func NewReader(ctx context.Context, r io.Reader, opts ...ReadOption) (*Reader, e
 		o(&cfg)
 	}
 	if cfg.verifier == nil && !cfg.skipSig {
-		return nil, errors.New("open bundle: no trusted key: pass --key ferry.pub (or --insecure-skip-signature)")
+		return nil, errNoTrust
 	}
 	src := &countReader{r: r}
+	file, _ := r.(*File)
 	dec, err := zstd.NewReader(src,
 		zstd.WithDecoderMaxWindow(MaxDecoderWindow),
 		zstd.WithDecoderMaxMemory(MaxDecoderWindow),
@@ -102,7 +105,7 @@ func NewReader(ctx context.Context, r io.Reader, opts ...ReadOption) (*Reader, e
 	if err != nil {
 		return nil, fmt.Errorf("open bundle: %w", err)
 	}
-	br := &Reader{src: src, dec: dec}
+	br := &Reader{src: src, dec: dec, file: file}
 	br.plain = &limitReader{r: dec, limit: preambleAllowed}
 	br.tr = tar.NewReader(br.plain)
 	if err := br.readPreamble(ctx, &cfg); err != nil {
@@ -148,13 +151,21 @@ func (r *Reader) readPreamble(ctx context.Context, cfg *readConfig) error {
 		if err != nil {
 			return fmt.Errorf("%w (%v)", ErrSignature, err)
 		}
-		d := sha256.Sum256(r.mb)
-		if err := cfg.verifier.VerifyDigest(ctx, d[:], raw); err != nil {
+		if err := cfg.verifier.Verify(ctx, r.mb, raw); err != nil {
 			return ErrSignature
 		}
 	}
 	if r.m, err = ParseManifest(r.mb); err != nil {
 		return err
+	}
+	if !cfg.skipSig {
+		// The signature binds the manifest to the key; the key id in it
+		// must name that same key, or status and audits would credit a
+		// signer who never signed.
+		if id := cfg.verifier.KeyID(); r.m.KeyID != id {
+			return fmt.Errorf("%w: the manifest names signer %q, the signature was made by %s", ErrSignerMismatch, r.m.KeyID, id)
+		}
+		r.signer = r.m.KeyID
 	}
 	if !cfg.allowExpired && r.m.Expired(cfg.now()) {
 		return fmt.Errorf("%w (expired %s)", ErrExpired, r.m.Expires.Format(time.RFC3339))
@@ -217,6 +228,11 @@ func (r *Reader) Manifest() *Manifest { return r.m }
 
 // ManifestBytes returns the exact bytes of bundle.json.
 func (r *Reader) ManifestBytes() []byte { return r.mb }
+
+// SignerKeyID returns the key id of the key that verified the manifest, or
+// "" when the signature was not checked (WithInsecureSkipSignature): never
+// an id the manifest merely claims.
+func (r *Reader) SignerKeyID() string { return r.signer }
 
 // Signature returns the raw base64 content of bundle.json.sig (nil when
 // the bundle is unsigned).
@@ -333,9 +349,18 @@ func (r *Reader) Close() error {
 
 // streamErr names the compressed offset at which reading failed.
 func (r *Reader) streamErr(err error) error {
-	var le *LimitError
-	if errors.As(err, &le) {
+	var (
+		le *LimitError
+		pe *PartError
+		se *SideFileError
+	)
+	if errors.As(err, &le) || errors.As(err, &pe) || errors.As(err, &se) {
 		return err
+	}
+	if r.file != nil {
+		if perr := r.file.diagnose(); perr != nil {
+			return perr
+		}
 	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF

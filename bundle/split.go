@@ -3,11 +3,9 @@ package bundle
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -109,7 +107,7 @@ func (w *partWriter) roll() error {
 	}
 	num := len(w.tmp) + 1
 	if num > 999 {
-		return errors.New("split: more than 999 parts: choose a larger --split size")
+		return errors.New("split: more than 999 parts: choose a larger part size")
 	}
 	f, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(PartPath(w.path, num))+".partial-*")
 	if err != nil {
@@ -158,87 +156,4 @@ func (w *partWriter) abort() {
 	for _, t := range w.tmp {
 		os.Remove(t)
 	}
-}
-
-// openParts opens a split bundle from any of its parts' paths: it reads
-// NAME.parts.json and returns a reader over the parts in order that checks
-// each part's size and sha256 as it ends.
-func openParts(path string) (io.ReadCloser, *PartIndex, error) {
-	base, _ := SplitBase(path)
-	b, err := os.ReadFile(base + ".parts.json")
-	if err != nil {
-		return nil, nil, fmt.Errorf("open split bundle: %w: copy %s.parts.json with the parts", err, filepath.Base(base))
-	}
-	var idx PartIndex
-	if err := json.Unmarshal(b, &idx); err != nil || len(idx.Parts) == 0 {
-		return nil, nil, fmt.Errorf("open split bundle: %s.parts.json is damaged (%v): copy it again", base, err)
-	}
-	for i, p := range idx.Parts {
-		if p.Name != filepath.Base(PartPath(base, i+1)) {
-			return nil, nil, fmt.Errorf("open split bundle: %s.parts.json lists %q as part %d", base, p.Name, i+1)
-		}
-	}
-	return &partReader{base: base, idx: &idx}, &idx, nil
-}
-
-// partReader reads the parts of a split bundle as one stream, in place.
-type partReader struct {
-	base string
-	idx  *PartIndex
-	next int // index of the part to open next
-	cur  *os.File
-	h    hash.Hash
-	n    int64
-}
-
-func (r *partReader) Read(p []byte) (int, error) {
-	for {
-		if r.cur == nil {
-			if r.next == len(r.idx.Parts) {
-				return 0, io.EOF
-			}
-			f, err := os.Open(PartPath(r.base, r.next+1))
-			if err != nil {
-				return 0, &PartError{Number: r.next + 1, Name: r.idx.Parts[r.next].Name, Err: errors.New("missing")}
-			}
-			r.cur, r.h, r.n = f, sha256.New(), 0
-			r.next++
-		}
-		part := r.idx.Parts[r.next-1]
-		n, err := r.cur.Read(p)
-		r.h.Write(p[:n])
-		r.n += int64(n)
-		if r.n > part.Size {
-			return n, &PartError{Number: r.next, Name: part.Name, Err: fmt.Errorf("larger than the %d bytes the index says", part.Size)}
-		}
-		if err == io.EOF {
-			r.cur.Close()
-			r.cur = nil
-			if r.n != part.Size {
-				return n, &PartError{Number: r.next, Name: part.Name, Err: fmt.Errorf("%d bytes, the index says %d", r.n, part.Size)}
-			}
-			if got := hexSum(r.h); got != part.SHA256 {
-				return n, &PartError{Number: r.next, Name: part.Name, Err: errors.New("sha256 does not match the index: damaged")}
-			}
-			if n > 0 {
-				return n, nil
-			}
-			continue
-		}
-		return n, err
-	}
-}
-
-func (r *partReader) Close() error {
-	if r.cur != nil {
-		return r.cur.Close()
-	}
-	return nil
-}
-
-func trimPartSuffix(path string) string {
-	if base, ok := SplitBase(path); ok {
-		return base
-	}
-	return path
 }

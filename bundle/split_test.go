@@ -2,7 +2,6 @@ package bundle_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -46,12 +45,11 @@ func TestSplit(t *testing.T) {
 			t.Fatal(err)
 		}
 		sig, _ := signing.DecodeSignature(sigB)
-		d := sha256.Sum256(b)
-		if err := v.VerifyDigest(context.Background(), d[:], sig); err != nil {
+		if err := v.Verify(context.Background(), b, sig); err != nil {
 			t.Errorf("%s.sig: %v", p, err)
 		}
 	}
-	rep, err := bundle.VerifyFile(context.Background(), bundle.PartPath(path, 1), v, bundle.WithVerifier(v))
+	rep, err := bundle.VerifyFile(context.Background(), bundle.PartPath(path, 1), bundle.WithVerifier(v))
 	if err != nil {
 		t.Fatalf("verify from part001: %v", err)
 	}
@@ -64,7 +62,7 @@ func TestSplit(t *testing.T) {
 	b, _ := os.ReadFile(p2)
 	b[100] ^= 1
 	os.WriteFile(p2, b, 0o644)
-	_, err = bundle.VerifyFile(context.Background(), bundle.PartPath(path, 1), v, bundle.WithVerifier(v))
+	_, err = bundle.VerifyFile(context.Background(), bundle.PartPath(path, 1), bundle.WithVerifier(v))
 	var pe *bundle.PartError
 	if !errors.As(err, &pe) || pe.Number != 2 {
 		t.Fatalf("damaged part 2: %v, want a PartError for part 2", err)
@@ -74,7 +72,7 @@ func TestSplit(t *testing.T) {
 
 	// A missing part likewise.
 	os.Rename(bundle.PartPath(path, 3), filepath.Join(dir, "moved"))
-	_, err = bundle.VerifyFile(context.Background(), bundle.PartPath(path, 1), v, bundle.WithVerifier(v))
+	_, err = bundle.VerifyFile(context.Background(), bundle.PartPath(path, 1), bundle.WithVerifier(v))
 	if !errors.As(err, &pe) || pe.Number != 3 {
 		t.Fatalf("missing part 3: %v, want a PartError for part 3", err)
 	}

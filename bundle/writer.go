@@ -164,8 +164,7 @@ func Write(ctx context.Context, w io.Writer, m Manifest, sources []Source, opts 
 	}
 	res := &Result{Manifest: &m, ManifestBytes: mb}
 	if cfg.signer != nil {
-		d := sha256.Sum256(mb)
-		if res.Signature, err = cfg.signer.SignDigest(ctx, d[:]); err != nil {
+		if res.Signature, err = cfg.signer.Sign(ctx, mb); err != nil {
 			return nil, fmt.Errorf("write bundle: sign manifest: %w", err)
 		}
 	}

@@ -74,8 +74,8 @@ func (r *Result) JoinCommands(o JoinOptions) (server, agent string) {
 	if r.Role != "server" {
 		return "", ""
 	}
-	url := "https://" + hostPort(o.Address)
-	tail := " --token " + r.Token + " --bundle " + o.Bundle + " --key " + o.Key
+	url := shellQuote("https://" + hostPort(o.Address))
+	tail := " --token " + shellQuote(r.Token) + " --bundle " + shellQuote(o.Bundle) + " --key " + shellQuote(o.Key)
 	switch {
 	case r.Node.ClusterInit || r.Node.Server != "":
 		server = "ferry-install server --join " + url + tail
@@ -84,6 +84,23 @@ func (r *Result) JoinCommands(o JoinOptions) (server, agent string) {
 	}
 	agent = "ferry-install agent --server " + url + tail
 	return server, agent
+}
+
+// shellQuote quotes s for a POSIX shell, leaving words of safe characters
+// as they are, so that a printed command runs as shown whatever a flag
+// held.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func hostPort(addr string) string {

@@ -8,4 +8,10 @@
 // placed in /var/lib/ferry/state.json (State), and keep a journal in the
 // staging directory so that a run after a crash reverts a half-done
 // install before it starts again.
+//
+// LocalHost resolves every path inside its root as if it were "/"
+// (installer/hostfs, shared with preflight and service), and the commands
+// that change a host hold /var/lib/ferry/lock (lock.go) from before crash
+// recovery to their end. state.json is not trusted: statecheck.go says
+// which of its paths uninstall, rollback and upgrade may act on.
 package installer

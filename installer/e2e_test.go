@@ -278,3 +278,46 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Error("dry run would replace an existing kubectl")
 	}
 }
+
+// TestSignerRecorded: state.json and status name the key that verified the
+// bundle; a bundle installed with the signature check skipped is recorded
+// and shown as unsigned, never with the key id its manifest claims.
+func TestSignerRecorded(t *testing.T) {
+	_, verifier := keys(t)
+	bp := writeBundle(t, bundleOptions{required: []string{"nfs.server"}})
+	for _, skip := range []bool{false, true} {
+		root := t.TempDir()
+		_, err := installInto(t, root, bp, func(o *Options) {
+			if skip {
+				o.ReadOptions = []bundle.ReadOption{bundle.WithInsecureSkipSignature()}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := NewLocalHost(root)
+		st, err := ReadState(context.Background(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := verifier.KeyID()
+		if skip {
+			want = ""
+		}
+		if st.Bundle.KeyID != want || st.Bundle.Unsigned != skip {
+			t.Errorf("skip=%v: recorded key id %q unsigned %v, want %q %v", skip, st.Bundle.KeyID, st.Bundle.Unsigned, want, skip)
+		}
+		s, err := ReadStatus(context.Background(), StatusOptions{Host: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		s.WriteText(&out)
+		if got := strings.Contains(out.String(), "unsigned"); got != skip {
+			t.Errorf("skip=%v: status says unsigned = %v:\n%s", skip, got, out.String())
+		}
+		if skip && strings.Contains(out.String(), verifier.KeyID()) {
+			t.Errorf("status of an unchecked install shows the claimed key id:\n%s", out.String())
+		}
+	}
+}

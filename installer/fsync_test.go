@@ -101,7 +101,9 @@ type sysCall struct {
 var (
 	straceLine = regexp.MustCompile(`^\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)`)
 	fdPath     = regexp.MustCompile(`^\d+<(.*)>$`)
-	quoted     = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+	// quoted is a path argument, with the directory descriptor before it
+	// for the *at calls (renameat, mkdirat: "5</dir>, \"name\"").
+	quoted = regexp.MustCompile(`(?:\d+<([^>]*)>,\s*)?"((?:[^"\\]|\\.)*)"`)
 )
 
 // readStrace parses a log of strace -f -y -s 4096: successful calls in the
@@ -137,7 +139,10 @@ func readStrace(t *testing.T, file string) []sysCall {
 			c.args = []string{p[1]}
 		} else {
 			for _, q := range quoted.FindAllStringSubmatch(m[2], -1) {
-				c.args = append(c.args, q[1])
+				if q[1] != "" && !strings.HasPrefix(q[2], "/") {
+					q[2] = filepath.Join(q[1], q[2])
+				}
+				c.args = append(c.args, q[2])
 			}
 		}
 		calls = append(calls, c)

@@ -49,7 +49,7 @@ func keys(t *testing.T) (signing.Signer, signing.Verifier) {
 			return
 		}
 		testKeys.dir = dir
-		key, pub, err := signing.WriteKeyPair(filepath.Join(dir, "ferry"), signing.StaticPass([]byte("pw")))
+		key, pub, err := signing.WriteKeyPair(filepath.Join(dir, "ferry"), signing.KeyTypeDefault, signing.StaticPass([]byte("pw")))
 		if err != nil {
 			testKeys.err = err
 			return

@@ -9,11 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path"
-	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ferry-k3s/ferry/installer/hostfs"
 	"github.com/ferry-k3s/ferry/internal/directio"
 )
 
@@ -51,43 +51,55 @@ type Host interface {
 	FreeSpace(ctx context.Context, path string) (int64, error)
 	// Run runs a command on the host and returns its combined output.
 	Run(ctx context.Context, name string, args ...string) ([]byte, error)
+	// Lock takes the exclusive lock file at path for this process
+	// (created 0600, with its missing parents 0700) and writes the
+	// process id into it. It fails at once with an error matching
+	// ErrLocked when another run holds it.
+	Lock(ctx context.Context, path string) (HeldLock, error)
 }
 
 // LocalHost is the machine ferry-install runs on, seen through a root
-// directory ("/" normally; a disk image's mount point with --root). Paths
-// are joined below the root lexically: symbolic links inside an alternate
-// root that point outside it are followed, so the root must be trusted.
+// directory ("/" normally; a disk image's mount point with --root). Every
+// path is resolved inside the root as if it were "/" (installer/hostfs:
+// openat2 RESOLVE_IN_ROOT, or a per-component O_NOFOLLOW walk): a
+// symbolic link in the root never leads a read, a write or a removal
+// outside it.
 type LocalHost struct {
 	root string
+	fs   *hostfs.Root
 }
 
 // NewLocalHost returns a Host rooted at root (default "/"). root must be an
 // existing directory.
 func NewLocalHost(root string) (*LocalHost, error) {
-	if root == "" {
-		root = "/"
-	}
-	abs, err := filepath.Abs(root)
+	r, err := hostfs.Open(root)
 	if err != nil {
-		return nil, fmt.Errorf("root %s: %w", root, err)
+		return nil, err
 	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return nil, fmt.Errorf("root %s: %w: pass an existing directory to --root", root, err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("root %s is not a directory: pass a directory to --root", root)
-	}
-	return &LocalHost{root: abs}, nil
+	return &LocalHost{root: r.Dir(), fs: r}, nil
 }
 
 // Root returns the root directory.
 func (h *LocalHost) Root() string { return h.root }
 
+// FS returns the root's resolver, for packages that read the host
+// (preflight, service) by the same rule.
+func (h *LocalHost) FS() *hostfs.Root { return h.fs }
+
 // Local returns the path of the machine running ferry-install that holds
-// the host path p.
-func (h *LocalHost) Local(p string) string {
-	return filepath.Join(h.root, filepath.FromSlash(path.Clean("/"+p)))
+// the host path p, joined lexically: for messages and tests. To act on a
+// path, use the Host methods, which resolve it inside the root.
+func (h *LocalHost) Local(p string) string { return h.fs.Local(p) }
+
+// Resolve returns the path on this machine that the host path p leads to
+// once every link in it is resolved inside the root (to run the installed
+// k3s binary, for instance).
+func (h *LocalHost) Resolve(p string) (string, error) {
+	hp, err := h.fs.Resolve(p)
+	if err != nil {
+		return "", err
+	}
+	return h.fs.Local(hp), nil
 }
 
 // WriteFile implements Host.
@@ -95,38 +107,10 @@ func (h *LocalHost) WriteFile(ctx context.Context, p string, r io.Reader, mode f
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return writeAtomic(h.Local(p), r, mode)
-}
-
-func writeAtomic(dst string, r io.Reader, mode fs.FileMode) (err error) {
-	dir := filepath.Dir(dst)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return writeErr(dst, err)
+	if err := h.fs.WriteFile(p, mode, func(f *os.File) error { return copyToFile(f, r) }); err != nil {
+		return writeErr(p, err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = copyToFile(f, r); err != nil {
-		return writeErr(dst, err)
-	}
-	if err = f.Chmod(mode.Perm()); err != nil {
-		return writeErr(dst, err)
-	}
-	if err = f.Sync(); err != nil {
-		return writeErr(dst, err)
-	}
-	if err = f.Close(); err != nil {
-		return writeErr(dst, err)
-	}
-	if err = os.Rename(tmp, dst); err != nil {
-		return writeErr(dst, err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // copyToFile copies r into the new file f: with O_DIRECT where the file
@@ -189,21 +173,9 @@ func copyWithWriteback(f *os.File, r io.Reader) error {
 // writeErr names the file and, for a full disk, says what to do.
 func writeErr(dst string, err error) error {
 	if errors.Is(err, syscall.ENOSPC) {
-		return fmt.Errorf("write %s: %w: free space on that filesystem (df -h %s) and run again", dst, err, filepath.Dir(dst))
+		return fmt.Errorf("write %s: %w: free space on that filesystem (df -h %s) and run again", dst, err, path.Dir(dst))
 	}
 	return fmt.Errorf("write %s: %w", dst, err)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Rename implements Host.
@@ -211,58 +183,54 @@ func (h *LocalHost) Rename(ctx context.Context, from, to string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	src, dst := h.Local(from), h.Local(to)
-	err := os.Rename(src, dst)
-	if errors.Is(err, syscall.EXDEV) {
-		return h.copyAcross(src, dst)
+	err := h.fs.Rename(from, to)
+	if errors.Is(err, hostfs.ErrCrossDevice) {
+		return h.copyAcross(from, to)
 	}
 	if err != nil {
 		return fmt.Errorf("rename %s to %s: %w", from, to, err)
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(src))
+	return nil
 }
 
 // copyAcross moves a file or symbolic link between filesystems.
 func (h *LocalHost) copyAcross(src, dst string) error {
-	fi, err := os.Lstat(src)
+	fi, err := h.fs.Lstat(src)
 	if err != nil {
 		return fmt.Errorf("move %s: %w", src, err)
 	}
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(src)
+		target, err := h.fs.Readlink(src)
 		if err != nil {
 			return fmt.Errorf("move %s: %w", src, err)
 		}
 		tmp := dst + ".ferry-link"
-		os.Remove(tmp)
-		if err := os.Symlink(target, tmp); err != nil {
+		_ = h.fs.Remove(tmp)
+		if err := h.fs.Symlink(target, tmp); err != nil {
 			return fmt.Errorf("move %s: %w", src, err)
 		}
-		if err := os.Rename(tmp, dst); err != nil {
-			os.Remove(tmp)
+		if err := h.fs.Rename(tmp, dst); err != nil {
+			_ = h.fs.Remove(tmp)
 			return fmt.Errorf("move %s: %w", src, err)
 		}
 	case fi.Mode().IsRegular():
-		f, err := os.Open(src)
+		f, err := h.fs.Open(src)
 		if err != nil {
 			return fmt.Errorf("move %s: %w", src, err)
 		}
-		err = writeAtomic(dst, f, fi.Mode())
+		err = h.fs.WriteFile(dst, fi.Mode(), func(t *os.File) error { return copyToFile(t, f) })
 		f.Close()
 		if err != nil {
-			return err
+			return writeErr(dst, err)
 		}
 	default:
 		return fmt.Errorf("move %s to %s: not a regular file or link, and the paths are on different filesystems", src, dst)
 	}
-	if err := os.Remove(src); err != nil {
+	if err := h.fs.Remove(src); err != nil {
 		return fmt.Errorf("move %s: %w", src, err)
 	}
-	return syncDir(filepath.Dir(dst))
+	return h.fs.SyncDir(path.Dir(path.Clean("/" + dst)))
 }
 
 // Symlink implements Host.
@@ -270,26 +238,27 @@ func (h *LocalHost) Symlink(ctx context.Context, target, p string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := os.Symlink(target, h.Local(p)); err != nil {
+	if err := h.fs.Symlink(target, p); err != nil {
 		return fmt.Errorf("link %s: %w", p, err)
 	}
-	return syncDir(filepath.Dir(h.Local(p)))
+	return nil
 }
 
 // Remove implements Host.
 func (h *LocalHost) Remove(ctx context.Context, p string) error {
-	if err := os.Remove(h.Local(p)); err != nil {
+	if err := h.fs.Remove(p); err != nil {
 		return fmt.Errorf("remove %s: %w", p, err)
 	}
 	return nil
 }
 
-// RemoveAll implements Host.
+// RemoveAll implements Host. It never follows a link: a link below p is
+// removed, its target stays.
 func (h *LocalHost) RemoveAll(ctx context.Context, p string) error {
 	if path.Clean("/"+p) == "/" {
 		return fmt.Errorf("remove %s: refusing to remove the root", p)
 	}
-	if err := os.RemoveAll(h.Local(p)); err != nil {
+	if err := h.fs.RemoveAll(p); err != nil {
 		return fmt.Errorf("remove %s: %w", p, err)
 	}
 	return nil
@@ -300,31 +269,39 @@ func (h *LocalHost) Mkdir(ctx context.Context, p string, mode fs.FileMode) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := os.Mkdir(h.Local(p), mode); err != nil {
+	if err := h.fs.Mkdir(p, mode); err != nil {
 		return fmt.Errorf("create directory %s: %w", p, err)
 	}
-	return syncDir(filepath.Dir(h.Local(p)))
+	return nil
 }
 
 // Stat implements Host.
 func (h *LocalHost) Stat(ctx context.Context, p string) (fs.FileInfo, error) {
-	return os.Lstat(h.Local(p))
+	return h.fs.Lstat(p)
+}
+
+// Readlink returns the target of the link at p.
+func (h *LocalHost) Readlink(p string) (string, error) { return h.fs.Readlink(p) }
+
+// StatFollow describes what p leads to, following links inside the root.
+func (h *LocalHost) StatFollow(ctx context.Context, p string) (fs.FileInfo, error) {
+	return h.fs.Stat(p)
 }
 
 // Open implements Host.
 func (h *LocalHost) Open(ctx context.Context, p string) (io.ReadCloser, error) {
-	return os.Open(h.Local(p))
+	return h.fs.Open(p)
 }
 
 // ReadDir implements Host.
 func (h *LocalHost) ReadDir(ctx context.Context, p string) ([]fs.DirEntry, error) {
-	return os.ReadDir(h.Local(p))
+	return h.fs.ReadDir(p)
 }
 
 // FreeSpace implements Host.
 func (h *LocalHost) FreeSpace(ctx context.Context, p string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(h.Local(p), &st); err != nil {
+	st, err := h.fs.Statfs(p)
+	if err != nil {
 		return 0, fmt.Errorf("free space of %s: %w", p, err)
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil

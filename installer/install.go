@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path"
 	"runtime"
 	"slices"
 	"time"
@@ -109,7 +109,14 @@ func Install(ctx context.Context, opts Options) (*Result, error) {
 	if err := validateNode(&opts, res); err != nil {
 		return nil, err
 	}
+	var lockDirs []string
 	if !opts.DryRun {
+		l, err := lockRoot(ctx, opts.Host)
+		if err != nil {
+			return nil, err
+		}
+		defer l.unlock(opts.Log)
+		lockDirs = l.held.Created()
 		if err := recoverStale(ctx, opts.Host, opts.Log); err != nil {
 			return nil, err
 		}
@@ -130,7 +137,7 @@ func Install(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(r.ManifestBytes())
-	p := &plan{opts: opts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), id: newID()}
+	p := &plan{opts: opts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), keyID: r.SignerKeyID(), id: newID(), ferryDirs: lockDirs}
 	p.state = newState(p)
 	res.Node = p.state.Node
 	phases := buildPhases(p)
@@ -169,8 +176,11 @@ func validateNode(opts *Options, res *Result) error {
 	n := &opts.Node
 	if n.Server != "" {
 		u, err := url.Parse(n.Server)
-		if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("server URL %q is not https://HOST:PORT: give the first server's address, e.g. https://10.0.0.1:6443", n.Server)
+		if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("server URL %q is not https://HOST:PORT: give the first server's address, e.g. https://10.0.0.1:6443", manifests.Redact(n.Server))
+		}
+		if u.User != nil {
+			return fmt.Errorf("server URL %q holds a user name or password: k3s joins with the cluster token, pass it with --token and give https://HOST:PORT", manifests.Redact(n.Server))
 		}
 	}
 	if n.Role == manifests.RoleServer && n.Server == "" && n.Token == "" {
@@ -226,8 +236,51 @@ func validateBundle(m *bundle.Manifest, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	_, err = renderFiles(&plan{opts: *opts, manifest: m}, tmpl, nil)
-	return err
+	p := &plan{opts: *opts, manifest: m}
+	gen, err := renderFiles(p, tmpl, nil)
+	if err != nil {
+		return err
+	}
+	return checkFileEntries(p, gen)
+}
+
+// checkFileEntries refuses a bundle's files: entries that would land where
+// ferry writes state, or on a file ferry generates or places itself (the
+// env file holding the token, config.yaml, the units, k3s, the multicall
+// links...). Install and upgrade share it, so an upgrade cannot replace
+// what a fresh install of the same bundle would refuse.
+func checkFileEntries(p *plan, gen []generated) error {
+	reserved := map[string]string{StateFile: "ferry's state", LockFile: "ferry's lock"}
+	for _, g := range gen {
+		reserved[g.Dest] = "a file ferry-install generates"
+	}
+	n := p.opts.Node
+	for _, dest := range []string{n.EnvPath(), ConfigFile, RegistryFile, n.UnitPath(), n.OpenRCPath(), n.UninstallPath(), KillallScript} {
+		reserved[dest] = "a file ferry-install generates"
+	}
+	for _, name := range multicall {
+		reserved[path.Join(BinDir, name)] = "a link ferry-install makes to k3s"
+	}
+	for _, e := range p.manifest.Entries {
+		if e.Role == bundle.RoleFile {
+			continue
+		}
+		if dest, _ := p.entryDest(e); dest != "" {
+			reserved[dest] = "where ferry-install places the bundle's " + string(e.Role)
+		}
+	}
+	for _, e := range p.manifest.Entries {
+		if e.Role != bundle.RoleFile {
+			continue
+		}
+		if err := checkFileDest(e.Path, e.HostPath); err != nil {
+			return err
+		}
+		if what, ok := reserved[e.HostPath]; ok {
+			return fmt.Errorf("bundle entry %s: hostPath %s is %s: rebuild the bundle without it (site settings go in --config, template overrides in templates/)", e.Path, e.HostPath, what)
+		}
+	}
+	return nil
 }
 
 func chartNames(m *bundle.Manifest) []string {
@@ -268,24 +321,30 @@ func newState(p *plan) *State {
 		Format: StateFormat,
 		ID:     p.id,
 		Bundle: BundleRecord{Name: p.manifest.Name, Version: p.manifest.Version, K3sVersion: p.manifest.K3sVersion,
-			ManifestSHA256: p.manifestSHA256, KeyID: p.manifest.KeyID},
+			ManifestSHA256: p.manifestSHA256, KeyID: p.keyID, Unsigned: p.keyID == ""},
 		Role: n.Role,
 		Arch: p.opts.Arch,
-		Node: NodeRecord{ClusterInit: n.ClusterInit, Server: n.Server, DatastoreEndpoint: redactURI(n.DatastoreEndpoint),
-			TLSSANs: n.TLSSANs, NodeLabels: n.NodeLabels, NodeTaints: n.NodeTaints, RegistryMirrors: n.RegistryMirrors},
+		Node: NodeRecord{ClusterInit: n.ClusterInit, Server: manifests.Redact(n.Server), DatastoreEndpoint: redactURI(n.DatastoreEndpoint),
+			TLSSANs: n.TLSSANs, NodeLabels: n.NodeLabels, NodeTaints: n.NodeTaints, RegistryMirrors: redactAll(n.RegistryMirrors)},
 		Service: ServiceRecord{Init: p.opts.Init, Name: n.ServiceName(), Started: p.opts.Service != nil},
 	}
 	return st
 }
 
-// redactURI drops the password from a datastore URI.
+// redactURI drops the password from a datastore URI: user:password and
+// password-like query parameters (manifests.Redact).
 func redactURI(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		if bytes.ContainsRune([]byte(s), '@') {
-			return "(redacted)"
-		}
-		return s
+	if s == "" {
+		return ""
 	}
-	return u.Redacted()
+	return manifests.Redact(s)
+}
+
+// redactAll redacts each of a list of URLs.
+func redactAll(urls []string) []string {
+	var out []string
+	for _, u := range urls {
+		out = append(out, manifests.Redact(u))
+	}
+	return out
 }

@@ -27,6 +27,9 @@ const (
 	// FerryDir holds ferry's own state: state.json, staging and backups.
 	FerryDir  = "/var/lib/ferry"
 	StateFile = "/var/lib/ferry/state.json"
+	// LockFile is held (flock) by the one run that may change the host;
+	// it holds that run's pid.
+	LockFile = "/var/lib/ferry/lock"
 	// BackupDir holds, per install id, the files an install replaced.
 	BackupDir = "/var/lib/ferry/backup"
 	// PreviousDir holds, below an id, the previous install's files that an
@@ -51,7 +54,10 @@ func mkdirAll(ctx context.Context, h Host, p string, mode fs.FileMode) ([]string
 	for d := p; d != "/"; d = path.Dir(d) {
 		fi, err := h.Stat(ctx, d)
 		if err == nil {
-			if !fi.IsDir() {
+			if fi.Mode()&fs.ModeSymlink != 0 && !linksToDir(ctx, h, d, fi) {
+				return nil, fmt.Errorf("create directory %s: %s is a symbolic link that leads to no directory inside the root (links are resolved inside it): remove the link, or create its target inside the root", p, d)
+			}
+			if !fi.IsDir() && fi.Mode()&fs.ModeSymlink == 0 {
 				return nil, fmt.Errorf("create directory %s: %s exists and is not a directory", p, d)
 			}
 			break
@@ -69,6 +75,20 @@ func mkdirAll(ctx context.Context, h Host, p string, mode fs.FileMode) ([]string
 		created = append(created, missing[i])
 	}
 	return created, nil
+}
+
+// linksToDir reports whether d, a symbolic link, leads to a directory
+// inside the host's root (/var/lib/rancher -> /data/rancher is common);
+// only hosts that can follow links (LocalHost) say so.
+func linksToDir(ctx context.Context, h Host, d string, fi fs.FileInfo) bool {
+	f, ok := h.(interface {
+		StatFollow(context.Context, string) (fs.FileInfo, error)
+	})
+	if !ok || fi.Mode()&fs.ModeSymlink == 0 {
+		return false
+	}
+	t, err := f.StatFollow(ctx, d)
+	return err == nil && t.IsDir()
 }
 
 // missingDirs returns the directories mkdirAll would create for p,

@@ -100,10 +100,13 @@ func TestJoinCommands(t *testing.T) {
 			"ferry-install server --join https://10.0.0.1:6443 --token T --bundle b --key k",
 			"ferry-install agent --server https://10.0.0.1:6443 --token T --bundle b --key k"},
 		{"sqlite server: agents only", Result{Role: "server", Token: "T"}, AddressPlaceholder,
-			"", "ferry-install agent --server https://<THIS-NODE-IP>:6443 --token T --bundle b --key k"},
+			"", "ferry-install agent --server 'https://<THIS-NODE-IP>:6443' --token T --bundle b --key k"},
 		{"ipv6", Result{Role: "server", Token: "T", Node: NodeRecord{Server: "https://x:6443"}}, "fd00::1",
-			"ferry-install server --join https://[fd00::1]:6443 --token T --bundle b --key k",
-			"ferry-install agent --server https://[fd00::1]:6443 --token T --bundle b --key k"},
+			"ferry-install server --join 'https://[fd00::1]:6443' --token T --bundle b --key k",
+			"ferry-install agent --server 'https://[fd00::1]:6443' --token T --bundle b --key k"},
+		{"hostile values are quoted", Result{Role: "server", Token: "T'; rm -rf / #", Node: NodeRecord{ClusterInit: true}}, "10.0.0.9 --token x",
+			`ferry-install server --join 'https://10.0.0.9 --token x:6443' --token 'T'\''; rm -rf / #' --bundle b --key k`,
+			`ferry-install agent --server 'https://10.0.0.9 --token x:6443' --token 'T'\''; rm -rf / #' --bundle b --key k`},
 		{"agent", Result{Role: "agent", Token: "T"}, "10.0.0.2", "", ""},
 	}
 	for _, tt := range tests {

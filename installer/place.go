@@ -29,6 +29,10 @@ type journalEntry struct {
 	// revert (an upgrade or rollback moves kept files, which must not be
 	// lost); empty means the new file is removed on revert.
 	Src string `json:"src,omitempty"`
+	// SHA256 or Link is what the new file at Dest is: revert removes it
+	// only while it still is (a journal is not trusted to name any file).
+	SHA256 string `json:"sha256,omitempty"`
+	Link   string `json:"link,omitempty"`
 }
 
 // placePhase moves the staged files into place. Before each rename the
@@ -68,7 +72,10 @@ func (s *placePhase) prepare(ctx context.Context) (*journal, error) {
 			continue
 		}
 		kept = append(kept, it)
-		je := journalEntry{Dest: it.Dest}
+		je := journalEntry{Dest: it.Dest, SHA256: it.SHA256, Link: it.Link}
+		if it.Link != "" {
+			je.SHA256 = ""
+		}
 		dirs := missingDirs(ctx, p.host, path.Dir(it.Dest))
 		if existed {
 			je.Backup = path.Join(p.backupDir(), it.Dest)
@@ -176,6 +183,11 @@ func revert(ctx context.Context, h Host, j *journal) error {
 			}
 		case je.Backup == "":
 			if exists(ctx, h, je.Dest) {
+				if je.SHA256 != "" || je.Link != "" {
+					if ok, _ := unchanged(ctx, h, FileRecord{Path: je.Dest, SHA256: je.SHA256, Link: je.Link}); !ok {
+						continue // not the file this run placed: keep it
+					}
+				}
 				if err := h.Remove(ctx, je.Dest); err != nil {
 					errs = append(errs, err)
 				}

@@ -35,6 +35,10 @@ type plan struct {
 	manifest *bundle.Manifest
 	// manifestSHA256 is the hex sha256 of bundle.json's exact bytes.
 	manifestSHA256 string
+	// keyID is the key that verified the manifest, "" when the signature
+	// was not checked (recorded and shown as unsigned, never the id the
+	// manifest claims).
+	keyID string
 	// id names this install: its staging and backup directories.
 	id string
 	// templates holds the bundle's template overrides, keyed by their path

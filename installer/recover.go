@@ -53,6 +53,9 @@ func recoverStale(ctx context.Context, h Host, log io.Writer) error {
 			if ok, err := readJSON(ctx, h, path.Join(dir, "journal.json"), j); err != nil {
 				return err
 			} else if ok {
+				if err := checkJournal(j); err != nil {
+					return fmt.Errorf("interrupted run %s: its journal lists %v: it is not ferry's; check %s and remove it by hand", id, err, dir)
+				}
 				fmt.Fprintf(log, "reverting the interrupted install %s\n", id)
 				if err := revert(ctx, h, j); err != nil {
 					return fmt.Errorf("revert the interrupted install %s: %w", id, err)
@@ -61,7 +64,11 @@ func recoverStale(ctx context.Context, h Host, log io.Writer) error {
 			}
 			var made []string
 			if ok, _ := readJSON(ctx, h, path.Join(dir, "dirs.json"), &made); ok {
-				dirs = append(dirs, made...)
+				for _, d := range made {
+					if checkDir(d) == nil {
+						dirs = append(dirs, d)
+					}
+				}
 			}
 		}
 		fmt.Fprintf(log, "removing stale staging directory %s\n", dir)

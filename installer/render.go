@@ -39,7 +39,7 @@ func renderFiles(p *plan, tmpl *manifests.Templates, placed []string) ([]generat
 	if reg, ok, err := tmpl.Registries(n); err != nil {
 		return nil, fmt.Errorf("render registries.yaml: %w", err)
 	} else if ok {
-		add(RegistryFile, 0o644, reg)
+		add(RegistryFile, registriesMode(n), reg)
 	}
 	envName, env, err := tmpl.Env(n)
 	if err != nil {
@@ -91,6 +91,17 @@ func renderFiles(p *plan, tmpl *manifests.Templates, placed []string) ([]generat
 	}
 	add(path.Join(BinDir, name), 0o755, body)
 	return out, nil
+}
+
+// registriesMode is 0644, or 0600 when a mirror URL carried credentials
+// (then in registries.yaml's configs section).
+func registriesMode(n manifests.Node) fs.FileMode {
+	for _, m := range n.RegistryMirrors {
+		if manifests.MirrorHasCredentials(m) {
+			return 0o600
+		}
+	}
+	return 0o644
 }
 
 // renderCharts renders a HelmChart per bundled chart (values: spec < site)

@@ -58,6 +58,11 @@ func Rollback(ctx context.Context, opts RollbackOptions) (*RollbackResult, error
 	}
 	log := orDiscard(opts.Log)
 	if !opts.DryRun {
+		l, err := lockRoot(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		defer l.unlock(log)
 		if err := recoverStale(ctx, h, log); err != nil {
 			return nil, err
 		}
@@ -70,11 +75,14 @@ func Rollback(ctx context.Context, opts RollbackOptions) (*RollbackResult, error
 	if prev == nil {
 		return nil, fmt.Errorf("rollback: %w", ErrNoPrevious)
 	}
+	if err := checkRecords(cur); err != nil {
+		return nil, fmt.Errorf("rollback: %w", err)
+	}
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	sw := &swap{host: h, id: newID(), current: cur, target: slices.Clone(prev.Files), dryRun: opts.DryRun,
+	sw := &swap{host: h, id: newID(), current: cur, target: slices.Clone(prev.Files), dryRun: opts.DryRun, verifySources: true,
 		source: func(f FileRecord) string { return path.Join(prev.Kept, f.Path) }}
 	next := *prev
 	next.Service.Started = prev.Service.Started || opts.Service != nil

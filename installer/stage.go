@@ -10,10 +10,12 @@ import (
 	"strings"
 
 	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/internal/hostrules"
 )
 
-// maxTemplateSize caps one template override kept in memory (1 MiB).
-const maxTemplateSize = 1 << 20
+// maxTemplateSize caps one template override kept in memory: the limit
+// ferry build checks too (internal/hostrules).
+const maxTemplateSize = hostrules.MaxTemplateSize
 
 // stagePhase streams the bundle into a fresh staging directory below
 // FerryDir (on the target filesystem, so that placing is a rename). Each
@@ -41,7 +43,7 @@ func (s *stagePhase) Run(ctx context.Context) error {
 	p := s.p
 	created, err := mkdirAll(ctx, p.host, FerryDir, 0o700)
 	s.created = append(s.created, created...)
-	p.ferryDirs = created
+	p.ferryDirs = append(p.ferryDirs, created...)
 	if err != nil {
 		return err
 	}

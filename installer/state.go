@@ -58,6 +58,10 @@ type BundleRecord struct {
 	ManifestSHA256 string `json:"manifestSHA256"`
 	// KeyID is the signer's key id; empty for an unsigned bundle.
 	KeyID string `json:"keyID,omitempty"`
+	// Unsigned is true when the bundle was installed without a signature
+	// check (--insecure-skip-signature): KeyID is then empty, whatever
+	// the manifest claims.
+	Unsigned bool `json:"unsigned,omitempty"`
 }
 
 // NodeRecord is the node's options without secrets: no token, and no
@@ -103,9 +107,12 @@ func ReadState(ctx context.Context, h Host) (*State, error) {
 		return nil, fmt.Errorf("read %s: %w", StateFile, err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", StateFile, err)
+	}
+	if len(b) > maxStateSize {
+		return nil, fmt.Errorf("read %s: larger than %d bytes, which no install of ferry's writes: restore it from a backup or remove the install by hand", StateFile, maxStateSize)
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {

@@ -42,8 +42,12 @@ type Status struct {
 	// Previous is the install kept for rollback, nil when none is.
 	Previous *PreviousStatus `json:"previous,omitempty"`
 	// Interrupted lists staging directories of runs that did not finish;
-	// the next install, upgrade, rollback or uninstall reverts them.
+	// the next install, upgrade, rollback or uninstall reverts them. While
+	// a run holds the root (RunningPID) they are its own and not listed.
 	Interrupted []string `json:"interrupted,omitempty"`
+	// RunningPID is the process that holds the root's lock (a run in
+	// progress); 0 when none does.
+	RunningPID int `json:"runningPID,omitempty"`
 }
 
 // ServiceStatus is the k3s service's state.
@@ -73,7 +77,14 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (*Status, error) {
 		opts.ReadyTimeout = 5 * time.Second
 	}
 	s := &Status{}
-	if ents, err := h.ReadDir(ctx, FerryDir); err == nil {
+	if l, ok := h.(interface {
+		LockHolder(context.Context, string) (int, bool)
+	}); ok {
+		if pid, held := l.LockHolder(ctx, LockFile); held {
+			s.RunningPID = max(pid, 1)
+		}
+	}
+	if ents, err := h.ReadDir(ctx, FerryDir); err == nil && s.RunningPID == 0 {
 		for _, e := range ents {
 			if e.IsDir() && strings.HasPrefix(e.Name(), stagingPrefix) {
 				s.Interrupted = append(s.Interrupted, FerryDir+"/"+e.Name())
@@ -132,8 +143,13 @@ func ReadStatus(ctx context.Context, opts StatusOptions) (*Status, error) {
 // from its first line ("k3s version v1.31.4+k3s1 (abc123)").
 func k3sVersion(ctx context.Context, h Host) (string, error) {
 	bin := K3sBinary
-	if l, ok := h.(interface{ Local(string) string }); ok {
-		bin = l.Local(K3sBinary)
+	if l, ok := h.(interface{ Resolve(string) (string, error) }); ok {
+		// The binary a link in the root leads to, inside the root.
+		local, err := l.Resolve(K3sBinary)
+		if err != nil {
+			return "", fmt.Errorf("%s --version: %w", K3sBinary, err)
+		}
+		bin = local
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -151,6 +167,9 @@ func k3sVersion(ctx context.Context, h Host) (string, error) {
 
 // WriteText prints s for people.
 func (s *Status) WriteText(w io.Writer) error {
+	if s.RunningPID != 0 {
+		fmt.Fprintf(w, "run in progress:   pid %d holds %s (what follows may change when it ends)\n", s.RunningPID, LockFile)
+	}
 	if !s.Installed {
 		fmt.Fprintln(w, "ferry has not installed k3s here")
 		for _, d := range s.Interrupted {
@@ -161,7 +180,7 @@ func (s *Status) WriteText(w io.Writer) error {
 	b := s.Bundle
 	fmt.Fprintf(w, "bundle:            %s %s\n", b.Name, b.Version)
 	fmt.Fprintf(w, "bundle digest:     sha256:%s (bundle.json)\n", b.ManifestSHA256)
-	fmt.Fprintf(w, "signer key id:     %s\n", orPlaceholder(b.KeyID, "(unsigned)"))
+	fmt.Fprintf(w, "signer key id:     %s\n", orPlaceholder(b.KeyID, "(unsigned: installed without a signature check)"))
 	fmt.Fprintf(w, "installed at:      %s\n", s.InstalledAt.Format(time.RFC3339))
 	fmt.Fprintf(w, "role:              %s (%s)\n", s.Role, s.Arch)
 	fmt.Fprintf(w, "k3s version:       %s\n", orPlaceholder(s.K3sVersion, "unknown: "+s.K3sVersionError))

@@ -37,6 +37,11 @@ type swap struct {
 	source func(FileRecord) string
 	// dryRun skips checking that sources exist (nothing is staged).
 	dryRun bool
+	// verifySources checks, before anything moves, that each file to move
+	// in has the content its record names (a rollback's kept files, which
+	// lay on disk since the upgrade; staged files were verified as they
+	// were written).
+	verifySources bool
 
 	ops     []swapOp
 	j       *journal
@@ -91,11 +96,20 @@ func (s *swap) prepare(ctx context.Context) error {
 				continue
 			}
 		}
-		op := swapOp{je: journalEntry{Dest: t.Path}, link: t.Link}
+		op := swapOp{je: journalEntry{Dest: t.Path, Link: t.Link}, link: t.Link}
 		if t.Link == "" {
 			op.je.Src = s.source(*t)
 			if !s.dryRun && !exists(ctx, s.host, op.je.Src) {
 				return fmt.Errorf("%s is missing: the files to swap in are incomplete", op.je.Src)
+			}
+			if s.verifySources && exists(ctx, s.host, op.je.Src) {
+				sum, err := fileSHA256(ctx, s.host, op.je.Src)
+				if err != nil {
+					return fmt.Errorf("check the kept copy of %s: %w", t.Path, err)
+				}
+				if sum != t.SHA256 {
+					return fmt.Errorf("the kept copy of %s (%s) is not the file that was kept (sha256 %s, recorded %s): nothing was changed; the previous install cannot be restored", t.Path, op.je.Src, sum, t.SHA256)
+				}
 			}
 		}
 		fi, err := s.host.Stat(ctx, t.Path)
@@ -278,6 +292,11 @@ func prunePrevious(ctx context.Context, h Host, st *State) error {
 	keep := ""
 	if st != nil && st.Previous != nil {
 		keep = st.Previous.Kept
+		if checkKept(keep) != nil {
+			// state.json names a previous install outside PreviousDir:
+			// it cannot say which kept directory is stale, so none goes.
+			return nil
+		}
 	}
 	for _, e := range ents {
 		p := path.Join(PreviousDir, e.Name())

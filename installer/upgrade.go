@@ -89,6 +89,11 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 	}
 	log := orDiscard(opts.Log)
 	if !opts.DryRun {
+		l, err := lockRoot(ctx, opts.Host)
+		if err != nil {
+			return nil, err
+		}
+		defer l.unlock(log)
 		if err := recoverStale(ctx, opts.Host, log); err != nil {
 			return nil, err
 		}
@@ -96,6 +101,9 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 	cur, err := ReadState(ctx, opts.Host)
 	if err != nil {
 		return nil, fmt.Errorf("upgrade: %w: install first with 'ferry-install server' or 'agent'", err)
+	}
+	if err := checkRecords(cur); err != nil {
+		return nil, fmt.Errorf("upgrade: %w", err)
 	}
 	r, err := bundle.NewReader(ctx, opts.Bundle, opts.ReadOptions...)
 	if err != nil {
@@ -119,9 +127,9 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(r.ManifestBytes())
-	p := &plan{opts: iopts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), id: newID()}
+	p := &plan{opts: iopts, host: opts.Host, reader: r, manifest: m, manifestSHA256: hex.EncodeToString(sum[:]), keyID: r.SignerKeyID(), id: newID()}
 	next := *cur
-	next.Bundle = BundleRecord{Name: m.Name, Version: m.Version, K3sVersion: m.K3sVersion, ManifestSHA256: p.manifestSHA256, KeyID: m.KeyID}
+	next.Bundle = BundleRecord{Name: m.Name, Version: m.Version, K3sVersion: m.K3sVersion, ManifestSHA256: p.manifestSHA256, KeyID: p.keyID, Unsigned: p.keyID == ""}
 	next.Service.Started = cur.Service.Started || opts.Service != nil
 	res := &UpgradeResult{From: cur.Bundle, To: next.Bundle, DryRun: opts.DryRun, Started: opts.Service != nil}
 
@@ -243,12 +251,32 @@ func (s *upgradeRenderPhase) files() ([]generated, error) {
 	}
 	var out []generated
 	for _, g := range gen {
-		if g.Dest == s.p.opts.Node.EnvPath() || (g.Dest == ConfigFile && !s.renderConfig) {
+		if s.carried(g.Dest) {
 			continue
 		}
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// carried reports whether the installed file at dest carries over as it
+// is instead of being rendered: the env file (the token), config.yaml
+// unless --config renders it anew, and registries.yaml when its mirror
+// credentials were redacted from state.json.
+func (s *upgradeRenderPhase) carried(dest string) bool {
+	switch dest {
+	case s.p.opts.Node.EnvPath():
+		return true
+	case ConfigFile:
+		return !s.renderConfig
+	case RegistryFile:
+		for _, m := range s.cur.Node.RegistryMirrors {
+			if manifests.IsRedacted(m) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *upgradeRenderPhase) Run(ctx context.Context) error {
@@ -285,7 +313,7 @@ func (s *upgradeRenderPhase) setTarget() {
 		target = append(target, FileRecord{Path: it.Dest, SHA256: it.SHA256, Mode: it.Mode, Size: it.Size})
 	}
 	for _, f := range s.cur.Files {
-		carried := f.Link != "" || f.Path == s.p.opts.Node.EnvPath() || (f.Path == ConfigFile && !s.renderConfig)
+		carried := f.Link != "" || s.carried(f.Path)
 		if carried && !staged[f.Path] {
 			target = append(target, FileRecord{Path: f.Path, SHA256: f.SHA256, Mode: f.Mode, Size: f.Size, Link: f.Link})
 		}

@@ -30,6 +30,8 @@ type release struct {
 	chartVersion string
 	// dropExtra leaves out files/extra.conf.
 	dropExtra bool
+	// extraPath is files/extra.conf's hostPath (default /etc/ferry-extra.conf).
+	extraPath string
 	expires   *time.Time
 	tamper    string
 	// templates are template overrides by name ("k3s.service.tmpl").
@@ -60,6 +62,9 @@ func (r release) payload() []testFile {
 	if !r.dropExtra {
 		extra := f("files/extra.conf", bundle.RoleFile, "", "extra="+r.version+"\n")
 		extra.entry.HostPath, extra.entry.Mode = "/etc/ferry-extra.conf", 0o640
+		if r.extraPath != "" {
+			extra.entry.HostPath = r.extraPath
+		}
 		files = append(files, extra)
 	}
 	for name, body := range r.templates {

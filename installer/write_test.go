@@ -2,13 +2,14 @@ package installer
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// writeAtomic leaves exactly the content and mode it was given, with
+// LocalHost.WriteFile leaves exactly the content and mode it was given, with
 // O_DIRECT and through the page cache (the fallback for file systems that
 // refuse O_DIRECT), for sizes around the 4 KiB alignment and the 2 MiB
 // buffers, and leaves no temporary file behind.
@@ -22,9 +23,13 @@ func TestWriteAtomicContent(t *testing.T) {
 	for _, pageCache := range []bool{false, true} {
 		pageCacheOnly = pageCache
 		dir := t.TempDir()
+		h, err := NewLocalHost(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, size := range []int{0, 1, 4095, 4096, 4097, 2<<20 - 1, 2 << 20, 2<<20 + 1, len(data)} {
 			dst := filepath.Join(dir, "f")
-			if err := writeAtomic(dst, bytes.NewReader(data[:size]), 0o640); err != nil {
+			if err := h.WriteFile(context.Background(), "/f", bytes.NewReader(data[:size]), 0o640); err != nil {
 				t.Fatalf("page cache only %v, size %d: %v", pageCache, size, err)
 			}
 			got, err := os.ReadFile(dst)

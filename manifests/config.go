@@ -28,6 +28,25 @@ var secretKeys = map[string]string{
 	"datastore-endpoint": "pass it as the datastore endpoint (K3S_DATASTORE_ENDPOINT in the env file)",
 }
 
+// OwnedKeys are the k3s flags ferry-install sets itself, or that would
+// undo what it placed or contradict the node's role; a site's --config may
+// not set them (also in their "+" append form). Each maps to what to do
+// instead. The README lists them.
+var OwnedKeys = map[string]string{
+	"data-dir":                   "ferry places k3s's images, charts and manifests under /var/lib/rancher/k3s, which k3s would then no longer read: remove it",
+	"server":                     "use --join (ferry-install server) or --server (ferry-install agent)",
+	"cluster-init":               "use ferry-install server --cluster-init (servers only)",
+	"tls-san":                    "use --tls-san",
+	"node-label":                 "use --node-label",
+	"node-taint":                 "use --node-taint",
+	"token-file":                 "use --token (it goes into the 0600 env file)",
+	"agent-token-file":           "set it on the server outside ferry's config",
+	"write-kubeconfig-mode":      "ferry writes the kubeconfig 0600: remove it",
+	"private-registry":           "use --registry-mirror (ferry writes /etc/rancher/k3s/registries.yaml)",
+	"cluster-reset":              "it is a one-time recovery step: run k3s server --cluster-reset by hand",
+	"cluster-reset-restore-path": "it is a one-time recovery step: run k3s server --cluster-reset by hand",
+}
+
 // parsedFlags caches the embedded flag lists; it is written once.
 var parsedFlags = sync.OnceValues(func() (map[Role]map[string]bool, error) {
 	out := make(map[Role]map[string]bool)
@@ -96,7 +115,10 @@ func (t *Templates) Config(n Node) ([]byte, error) {
 	if err := checkKeys(n.Role, cfg, "template "+ConfigTemplate); err != nil {
 		return nil, err
 	}
-	if err := checkKeys(n.Role, n.Extra, "extra config"); err != nil {
+	if err := checkOwned(n.Extra); err != nil {
+		return nil, err
+	}
+	if err := checkKeys(n.Role, n.Extra, "--config"); err != nil {
 		return nil, err
 	}
 	maps.Copy(cfg, n.Extra)
@@ -105,6 +127,21 @@ func (t *Templates) Config(n Node) ([]byte, error) {
 		return nil, fmt.Errorf("encode config.yaml: %w", err)
 	}
 	return b, nil
+}
+
+// checkOwned refuses the site's keys that ferry-install owns (OwnedKeys)
+// and secrets, naming the key and what to use instead.
+func checkOwned(extra map[string]any) error {
+	for _, key := range slices.Sorted(maps.Keys(extra)) {
+		k := strings.TrimSuffix(key, "+")
+		if fix, ok := OwnedKeys[k]; ok {
+			return fmt.Errorf("--config sets %q, which ferry-install sets itself: %s", key, fix)
+		}
+		if strings.ContainsAny(key, "\x00\n\r") || len(key) > 128 {
+			return fmt.Errorf("--config has a key %.40q that is not a k3s flag name: remove it", key)
+		}
+	}
+	return nil
 }
 
 // checkKeys refuses keys that are not k3s flags of role (a trailing "+",

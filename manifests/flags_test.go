@@ -120,6 +120,12 @@ func TestConfigRefuses(t *testing.T) {
 		{"unknown append key", withExtra(Node{Role: RoleServer}, map[string]any{"nod-label+": []any{"a=b"}}), []string{`"nod-label+"`, "not a k3s"}},
 		{"secret append key", withExtra(Node{Role: RoleServer}, map[string]any{"token+": "x"}), []string{`"token"`, "secret"}},
 		{"config in extra", withExtra(Node{Role: RoleServer}, map[string]any{"config": "/x.yaml"}), []string{`"config"`}},
+		{"data-dir", withExtra(Node{Role: RoleServer}, map[string]any{"data-dir": "/srv/k3s"}), []string{`"data-dir"`, "sets itself"}},
+		{"server beside cluster-init", withExtra(Node{Role: RoleServer, ClusterInit: true}, map[string]any{"server": "https://10.0.0.1:6443"}), []string{`"server"`, "--join"}},
+		{"cluster-init on an agent", withExtra(Node{Role: RoleAgent, Server: "https://10.0.0.1:6443", Token: "t"}, map[string]any{"cluster-init": true}), []string{`"cluster-init"`, "servers only"}},
+		{"owned append key", withExtra(Node{Role: RoleServer}, map[string]any{"node-label+": []any{"a=b"}}), []string{`"node-label+"`, "--node-label"}},
+		{"kubeconfig mode", withExtra(Node{Role: RoleServer}, map[string]any{"write-kubeconfig-mode": "0644"}), []string{`"write-kubeconfig-mode"`, "0600"}},
+		{"private registry", withExtra(Node{Role: RoleServer}, map[string]any{"private-registry": "/x"}), []string{"--registry-mirror"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,14 +151,14 @@ func TestExtraOverridesTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := tm.Config(Node{Role: RoleServer, Extra: map[string]any{"write-kubeconfig-mode": "0640", "node-label+": []any{"a=b"}}})
+	b, err := tm.Config(Node{Role: RoleServer, SELinux: true, Extra: map[string]any{"selinux": false, "kubelet-arg+": []any{"max-pods=50"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "node-label+:\n- a=b") {
+	if !strings.Contains(string(b), "kubelet-arg+:\n- max-pods=50") {
 		t.Errorf("append key was not kept:\n%s", b)
 	}
-	if !strings.Contains(string(b), `write-kubeconfig-mode: "0640"`) {
+	if !strings.Contains(string(b), "selinux: false") {
 		t.Errorf("extra did not override the template:\n%s", b)
 	}
 }

@@ -145,39 +145,46 @@ func (n Node) Validate() error {
 			return fmt.Errorf("%s holds a line break or NUL byte: pass it on one line", s.name)
 		}
 	}
-	for _, l := range n.NodeLabels {
-		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
-			return fmt.Errorf("node label %q is not key=value: write it as key=value", l)
-		}
+	if err := checkList("--node-label", n.NodeLabels, CheckLabel); err != nil {
+		return err
 	}
-	for _, t := range n.NodeTaints {
-		kv, effect, ok := strings.Cut(t, ":")
-		if k, _, _ := strings.Cut(kv, "="); !ok || k == "" || effect == "" {
-			return fmt.Errorf("node taint %q is not key=value:Effect: write it as key=value:NoSchedule (or PreferNoSchedule, NoExecute)", t)
-		}
-		switch effect {
-		case "NoSchedule", "PreferNoSchedule", "NoExecute":
-		default:
-			return fmt.Errorf("node taint %q has effect %q: use NoSchedule, PreferNoSchedule or NoExecute", t, effect)
-		}
+	if err := checkList("--node-taint", n.NodeTaints, CheckTaint); err != nil {
+		return err
+	}
+	if err := checkList("--tls-san", n.TLSSANs, CheckSAN); err != nil {
+		return err
+	}
+	if len(n.RegistryMirrors) > MaxListItems {
+		return fmt.Errorf("%d values of --registry-mirror: at most %d are accepted", len(n.RegistryMirrors), MaxListItems)
 	}
 	if n.DataDir != "" && !strings.HasPrefix(n.DataDir, "/") {
 		return fmt.Errorf("data dir %q is not an absolute path: give a path starting with /", n.DataDir)
 	}
 	for _, m := range n.RegistryMirrors {
-		if _, err := mirrorEndpoint(m); err != nil {
+		if _, _, err := mirrorEndpoint(m); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// MirrorAuth is the user and password a --registry-mirror URL carried;
+// they go into registries.yaml's configs section (the file is then
+// written 0600), never into the endpoint URL.
+type MirrorAuth struct {
+	// Host is the registry's host[:port], the key of configs.
+	Host     string
+	Username string
+	Password string
+}
+
 // mirrorEndpoint turns a registry host into the endpoint URL containerd
-// uses: https:// unless a scheme is given.
-func mirrorEndpoint(host string) (string, error) {
-	bad := fmt.Errorf("registry mirror %q is not a host[:port] or http(s) URL: give e.g. registry.example:5000", host)
+// uses: https:// unless a scheme is given, without credentials; those,
+// when the URL holds user:password, are returned apart.
+func mirrorEndpoint(host string) (string, *MirrorAuth, error) {
+	bad := fmt.Errorf("registry mirror %q is not a host[:port] or http(s) URL: give e.g. registry.example:5000", Redact(host))
 	if host == "" || strings.ContainsAny(host, " \t\n\r\"'") {
-		return "", bad
+		return "", nil, bad
 	}
 	raw := host
 	if !strings.Contains(host, "://") {
@@ -185,7 +192,21 @@ func mirrorEndpoint(host string) (string, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", bad
+		return "", nil, bad
 	}
-	return raw, nil
+	var auth *MirrorAuth
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		auth = &MirrorAuth{Host: u.Host, Username: u.User.Username(), Password: pw}
+		u.User = nil
+		raw = u.String()
+	}
+	return raw, auth, nil
+}
+
+// MirrorHasCredentials reports whether a --registry-mirror value carries
+// user:password (registries.yaml must then be private).
+func MirrorHasCredentials(m string) bool {
+	_, auth, err := mirrorEndpoint(m)
+	return err == nil && auth != nil
 }

@@ -105,8 +105,9 @@ type view struct {
 	OpenRCFile  string
 	BinDir      string
 	Killall     string
-	Mirrors     []string // mirror endpoint URLs
-	Files       []string // files the uninstall script removes
+	Mirrors     []string     // mirror endpoint URLs, without credentials
+	MirrorAuths []MirrorAuth // credentials the mirror URLs carried
+	Files       []string     // files the uninstall script removes
 }
 
 func newView(n Node) (view, error) {
@@ -123,11 +124,14 @@ func newView(n Node) (view, error) {
 		Killall:     KillallPath,
 	}
 	for _, m := range n.RegistryMirrors {
-		u, err := mirrorEndpoint(m)
+		u, auth, err := mirrorEndpoint(m)
 		if err != nil {
 			return view{}, err
 		}
 		v.Mirrors = append(v.Mirrors, u)
+		if auth != nil {
+			v.MirrorAuths = append(v.MirrorAuths, *auth)
+		}
 	}
 	return v, nil
 }

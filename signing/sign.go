@@ -5,30 +5,37 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"encoding/base64"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
-	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/options"
+
+	"github.com/ferry-k3s/ferry/internal/smallfile"
 )
 
-// Signer signs sha256 digests. Implementations: a local key file
-// (LoadSigner); KMS providers fit the same interface.
+// Signer makes the two kinds of signature a bundle carries, both in the
+// form stock `cosign verify-blob --key` checks: one over a small message
+// held in memory (bundle.json, a part index) and one over a stream too
+// large to hold (the whole bundle file, each part).
+//
+// ECDSA (P-256, P-384, P-521) and RSA keys sign the message's sha256 (RSA
+// as PKCS #1 v1.5), Ed25519 keys the bytes themselves, never a digest:
+// for every key type two different messages get different signatures.
 type Signer interface {
-	// SignDigest signs a sha256 digest and returns the raw signature
-	// (ASN.1 DER for ECDSA), as cosign does for blobs.
-	SignDigest(ctx context.Context, digest []byte) ([]byte, error)
+	// Sign signs message.
+	Sign(ctx context.Context, message []byte) ([]byte, error)
+	// SignStream signs the content open returns; sum is its sha256, which
+	// the caller has from writing it. Digest-signing keys sign sum and
+	// never call open; Ed25519 reads the content twice (RFC 8032's nonce
+	// and challenge each hash the whole message) and never holds it.
+	SignStream(ctx context.Context, sum []byte, open func() (io.ReadCloser, error)) ([]byte, error)
 	// PublicKey returns the key that verifies this signer's signatures.
-	PublicKey() crypto.PublicKey
-}
-
-// Verifier checks signatures over sha256 digests with a trusted public key.
-type Verifier interface {
-	VerifyDigest(ctx context.Context, digest, sig []byte) error
 	PublicKey() crypto.PublicKey
 }
 
@@ -37,8 +44,8 @@ type Verifier interface {
 var ErrKMSUnsupported = errors.New("kms:// keys are not supported by this build: sign with a key file made by 'ferry keygen'")
 
 // LoadSigner returns a Signer for ref: a path to a private key PEM file
-// (cosign's encrypted format, or unencrypted PKCS#8/SEC1). pass is asked
-// only for encrypted keys.
+// (cosign's encrypted format, or unencrypted PKCS#8/SEC1/PKCS#1). pass is
+// asked only for encrypted keys.
 func LoadSigner(ref string, pass PassFunc) (Signer, error) {
 	k, err := ReadKey(ref, pass)
 	if err != nil {
@@ -58,13 +65,14 @@ type Key struct {
 	password  []byte
 }
 
-// ReadKey reads the key file ref and, for an encrypted key, asks pass for
-// its password now, so that a prompt comes before any other output.
+// ReadKey reads the key file ref (at most MaxKeyFileSize) and, for an
+// encrypted key, asks pass for its password now, so that a prompt comes
+// before any other output.
 func ReadKey(ref string, pass PassFunc) (*Key, error) {
-	if strings.HasPrefix(ref, "kms://") || strings.Contains(ref, "kms://") {
+	if strings.Contains(ref, "kms://") {
 		return nil, fmt.Errorf("signing key %s: %w", ref, ErrKMSUnsupported)
 	}
-	b, err := os.ReadFile(ref)
+	b, err := smallfile.Read(ref, MaxKeyFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("read signing key: %w", err)
 	}
@@ -77,7 +85,8 @@ func ReadKey(ref string, pass PassFunc) (*Key, error) {
 	return k, nil
 }
 
-// Signer decrypts the key. It may be called from any goroutine.
+// Signer decrypts the key and checks its type against the key policy
+// (CheckKey). It may be called from any goroutine.
 func (k *Key) Signer() (Signer, error) {
 	var pf cryptoutils.PassFunc
 	if k.encrypted {
@@ -90,85 +99,73 @@ func (k *Key) Signer() (Signer, error) {
 		}
 		return nil, fmt.Errorf("signing key %s: not a private key PEM (%v): pass the .key file made by 'ferry keygen'", k.ref, err)
 	}
-	sv, err := signature.LoadSignerVerifier(priv, crypto.SHA256)
-	if err != nil {
+	cs, ok := priv.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("signing key %s: %w: %T cannot sign", k.ref, ErrKeyType, priv)
+	}
+	if err := CheckKey(cs.Public()); err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", k.ref, err)
 	}
-	pub, err := sv.PublicKey()
-	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", k.ref, err)
-	}
-	ks := &keySigner{sv: sv, pub: pub}
-	ks.ecdsa, _ = priv.(*ecdsa.PrivateKey)
-	return ks, nil
+	return NewSigner(cs)
 }
 
-type keySigner struct {
-	sv    signature.SignerVerifier
-	ecdsa *ecdsa.PrivateKey
-	pub   crypto.PublicKey
+// NewSigner returns a Signer for a private key the policy accepts. ECDSA
+// signatures use RFC 6979 deterministic nonces and RSA uses PKCS #1 v1.5,
+// so the same bundle and key always give the same signature bytes
+// (bundles are reproducible); Ed25519 is deterministic by design.
+func NewSigner(priv crypto.Signer) (Signer, error) {
+	if err := CheckKey(priv.Public()); err != nil {
+		return nil, err
+	}
+	switch k := priv.(type) {
+	case *ecdsa.PrivateKey, *rsa.PrivateKey:
+		return &digestSigner{priv: k}, nil
+	case ed25519.PrivateKey:
+		return &ed25519Signer{priv: k}, nil
+	}
+	return nil, fmt.Errorf("%w: %T", ErrKeyType, priv)
 }
 
-// SignDigest signs with RFC 6979 deterministic nonces for ECDSA keys, so
-// that the same bundle and key give the same signature bytes (bundles are
-// reproducible); other key types go through sigstore's signer.
-func (s *keySigner) SignDigest(ctx context.Context, digest []byte) ([]byte, error) {
-	if s.ecdsa != nil {
-		sig, err := s.ecdsa.Sign(nil, digest, crypto.SHA256)
-		if err != nil {
-			return nil, fmt.Errorf("sign: %w", err)
-		}
-		return sig, nil
+// digestSigner signs sha256 digests with an ECDSA or RSA key.
+type digestSigner struct{ priv crypto.Signer }
+
+func (s *digestSigner) Sign(ctx context.Context, message []byte) ([]byte, error) {
+	d := sha256.Sum256(message)
+	return s.sign(d[:])
+}
+
+func (s *digestSigner) SignStream(ctx context.Context, sum []byte, _ func() (io.ReadCloser, error)) ([]byte, error) {
+	if len(sum) != sha256.Size {
+		return nil, fmt.Errorf("sign: a sha256 digest is %d bytes, got %d", sha256.Size, len(sum))
 	}
-	sig, err := s.sv.SignMessage(bytes.NewReader(nil), options.WithDigest(digest), options.WithCryptoSignerOpts(crypto.SHA256), options.WithContext(ctx))
+	return s.sign(sum)
+}
+
+func (s *digestSigner) sign(digest []byte) ([]byte, error) {
+	var rnd io.Reader // nil: ECDSA derives its nonce from key and digest (RFC 6979)
+	if _, ok := s.priv.(*rsa.PrivateKey); ok {
+		rnd = rand.Reader // PKCS #1 v1.5 output does not depend on it; only blinding does
+	}
+	sig, err := s.priv.Sign(rnd, digest, crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	return sig, nil
 }
 
-func (s *keySigner) PublicKey() crypto.PublicKey { return s.pub }
+func (s *digestSigner) PublicKey() crypto.PublicKey { return s.priv.Public() }
 
-// NewVerifier returns a Verifier for a public key.
-func NewVerifier(pub crypto.PublicKey) (Verifier, error) {
-	v, err := signature.LoadVerifier(pub, crypto.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("load verifier: %w", err)
-	}
-	return &keyVerifier{v: v, pub: pub}, nil
+// ed25519Signer signs the bytes themselves (PureEdDSA, RFC 8032), as
+// `cosign sign-blob --tlog-upload=false` does and `cosign verify-blob`
+// checks.
+type ed25519Signer struct{ priv ed25519.PrivateKey }
+
+func (s *ed25519Signer) Sign(ctx context.Context, message []byte) ([]byte, error) {
+	return ed25519.Sign(s.priv, message), nil
 }
 
-// LoadVerifier reads a PEM public key file and returns its Verifier.
-func LoadVerifier(path string) (Verifier, error) {
-	pub, err := LoadPublicKey(path)
-	if err != nil {
-		return nil, err
-	}
-	return NewVerifier(pub)
+func (s *ed25519Signer) SignStream(ctx context.Context, _ []byte, open func() (io.ReadCloser, error)) ([]byte, error) {
+	return signEd25519Stream(ctx, s.priv, open)
 }
 
-type keyVerifier struct {
-	v   signature.Verifier
-	pub crypto.PublicKey
-}
-
-func (v *keyVerifier) VerifyDigest(ctx context.Context, digest, sig []byte) error {
-	return v.v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(nil), options.WithDigest(digest), options.WithCryptoSignerOpts(crypto.SHA256), options.WithContext(ctx))
-}
-
-func (v *keyVerifier) PublicKey() crypto.PublicKey { return v.pub }
-
-// EncodeSignature returns sig as cosign writes blob signatures: standard
-// base64, no newline.
-func EncodeSignature(sig []byte) []byte {
-	return []byte(base64.StdEncoding.EncodeToString(sig))
-}
-
-// DecodeSignature reverses EncodeSignature, tolerating surrounding space.
-func DecodeSignature(b []byte) ([]byte, error) {
-	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		return nil, fmt.Errorf("signature is not base64: %w", err)
-	}
-	return sig, nil
-}
+func (s *ed25519Signer) PublicKey() crypto.PublicKey { return s.priv.Public() }

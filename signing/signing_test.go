@@ -3,7 +3,6 @@ package signing_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,7 +15,7 @@ import (
 func TestKeyPairSignVerify(t *testing.T) {
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "ferry")
-	if _, _, err := signing.WriteKeyPair(prefix, signing.StaticPass([]byte("pw"))); err != nil {
+	if _, _, err := signing.WriteKeyPair(prefix, signing.KeyTypeDefault, signing.StaticPass([]byte("pw"))); err != nil {
 		t.Fatal(err)
 	}
 	priv, _ := os.ReadFile(prefix + ".key")
@@ -31,21 +30,20 @@ func TestKeyPairSignVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sha256.Sum256([]byte("bundle.json bytes"))
+	d := []byte("bundle.json bytes")
 	ctx := context.Background()
-	sig, err := s.SignDigest(ctx, d[:])
+	sig, err := s.Sign(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.VerifyDigest(ctx, d[:], sig); err != nil {
+	if err := v.Verify(ctx, d, sig); err != nil {
 		t.Fatalf("own signature does not verify: %v", err)
 	}
-	again, _ := s.SignDigest(ctx, d[:])
+	again, _ := s.Sign(ctx, d)
 	if !bytes.Equal(sig, again) {
 		t.Error("ECDSA signatures are not deterministic (RFC 6979): bundles would not be reproducible")
 	}
-	other := sha256.Sum256([]byte("another manifest"))
-	if err := v.VerifyDigest(ctx, other[:], sig); err == nil {
+	if err := v.Verify(ctx, []byte("another manifest"), sig); err == nil {
 		t.Error("a signature verified over another digest")
 	}
 	id1, _ := signing.KeyID(s.PublicKey())
@@ -62,7 +60,7 @@ func TestKeyPairSignVerify(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "ferry")
-	if _, _, err := signing.WriteKeyPair(prefix, signing.StaticPass([]byte("right"))); err != nil {
+	if _, _, err := signing.WriteKeyPair(prefix, signing.KeyTypeDefault, signing.StaticPass([]byte("right"))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := signing.LoadSigner(prefix+".key", signing.StaticPass([]byte("wrong"))); !errors.Is(err, signing.ErrWrongPassword) {
@@ -74,7 +72,7 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := signing.LoadVerifier(prefix + ".key"); err == nil || !strings.Contains(err.Error(), "not a PEM public key") {
 		t.Errorf("private key as public key: %v", err)
 	}
-	if _, _, err := signing.WriteKeyPair(prefix, signing.StaticPass([]byte("x"))); err == nil {
+	if _, _, err := signing.WriteKeyPair(prefix, signing.KeyTypeDefault, signing.StaticPass([]byte("x"))); err == nil {
 		t.Error("keygen overwrote an existing key")
 	}
 }
@@ -89,12 +87,11 @@ func TestCosignKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sha256.Sum256([]byte("x"))
-	sig, err := s.SignDigest(context.Background(), d[:])
+	sig, err := s.Sign(context.Background(), []byte("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.VerifyDigest(context.Background(), d[:], sig); err != nil {
+	if err := v.Verify(context.Background(), []byte("x"), sig); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -60,6 +60,9 @@ func imageArchive(ctx context.Context, o *Options, c *clients, arch string, imgs
 	h := sha256.New()
 	res, err := images.WriteArchive(ctx, h, imgs, c.images...)
 	if err != nil {
+		if ctx.Err() != nil { // say why: a signal, a failed release download
+			err = context.Cause(ctx)
+		}
 		return nil, fmt.Errorf("image archive for %s: %w", arch, err)
 	}
 	a.SHA256, a.Size, a.hashed = hex.EncodeToString(h.Sum(nil)), res.Bytes, true

@@ -63,7 +63,7 @@ func TestBuildDemo(t *testing.T) {
 			t.Errorf("no progress event for stage %s", st)
 		}
 	}
-	rep, err := bundle.VerifyFile(ctx, sum.Bundle, v, bundle.WithVerifier(v))
+	rep, err := bundle.VerifyFile(ctx, sum.Bundle, bundle.WithVerifier(v))
 	if err != nil {
 		t.Fatalf("verify the built bundle: %v", err)
 	}
@@ -228,7 +228,7 @@ func TestBuildDecryptsKeyAlongside(t *testing.T) {
 		if !sum.Signed || sum.KeyID != want {
 			t.Fatalf("signed %v by %q, want %q", sum.Signed, sum.KeyID, want)
 		}
-		if rep, err := bundle.VerifyFile(context.Background(), sum.Bundle, v, bundle.WithVerifier(v)); err != nil || !rep.Detached {
+		if rep, err := bundle.VerifyFile(context.Background(), sum.Bundle, bundle.WithVerifier(v)); err != nil || !rep.Detached {
 			t.Fatalf("verify: %v (detached signature checked: %v)", err, rep != nil && rep.Detached)
 		}
 	}
@@ -274,7 +274,7 @@ func TestBuildDockerRegistry(t *testing.T) {
 	if sum.Images != 2*len(demo.Repos) {
 		t.Errorf("carried %d images from docker-registry, want %d", sum.Images, 2*len(demo.Repos))
 	}
-	if _, err := bundle.VerifyFile(context.Background(), sum.Bundle, v, bundle.WithVerifier(v)); err != nil {
+	if _, err := bundle.VerifyFile(context.Background(), sum.Bundle, bundle.WithVerifier(v)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -334,7 +334,7 @@ k3s: {version: ` + demo.K3sVersion + `, source: ` + env.ReleaseURL + `}
 	files := `files:
   - source: ./k3s-selinux-1.6-1.el9.noarch.rpm
     sha256: ` + sum + `
-    hostPath: /var/lib/ferry/files/k3s-selinux.rpm
+    hostPath: /opt/ferry/files/k3s-selinux.rpm
     mode: "0600"
 `
 	write := func(text string) string {
@@ -348,12 +348,12 @@ k3s: {version: ` + demo.K3sVersion + `, source: ` + env.ReleaseURL + `}
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := bundle.VerifyFile(context.Background(), res.Bundle, v, bundle.WithVerifier(v))
+	rep, err := bundle.VerifyFile(context.Background(), res.Bundle, bundle.WithVerifier(v))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e, ok := rep.Manifest.Entry("files/k3s-selinux-1.6-1.el9.noarch.rpm")
-	if !ok || e.HostPath != "/var/lib/ferry/files/k3s-selinux.rpm" || e.Mode != 0o600 || e.Role != bundle.RoleFile {
+	if !ok || e.HostPath != "/opt/ferry/files/k3s-selinux.rpm" || e.Mode != 0o600 || e.Role != bundle.RoleFile {
 		t.Errorf("extra file entry: %+v (present %v)", e, ok)
 	}
 
@@ -406,7 +406,7 @@ func TestBuildSplit(t *testing.T) {
 	if _, err := os.Stat(sum.Bundle); err == nil {
 		t.Error("a split build also wrote the whole bundle")
 	}
-	if _, err := bundle.VerifyFile(context.Background(), sum.Parts[0], v, bundle.WithVerifier(v)); err != nil {
+	if _, err := bundle.VerifyFile(context.Background(), sum.Parts[0], bundle.WithVerifier(v)); err != nil {
 		t.Fatal(err)
 	}
 }

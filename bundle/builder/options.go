@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/ferry-k3s/ferry/bundle/charts"
 	"github.com/ferry-k3s/ferry/bundle/fetch"
 	"github.com/ferry-k3s/ferry/signing"
 )
@@ -66,6 +67,19 @@ type Options struct {
 	Retries int
 	// RetryDelay is the first retry's wait; 0 keeps the defaults.
 	RetryDelay time.Duration
+	// StallTimeout is how long any download (release asset, extra file,
+	// registry request) may receive nothing, waiting for its headers
+	// included, before it is abandoned and retried; default 60s
+	// (fetch.DefaultStallTimeout, images.DefaultStallTimeout).
+	StallTimeout time.Duration
+	// MaxDownload caps a download whose size nothing pinned declares (a
+	// release asset or an extra file known by digest alone); default
+	// fetch.DefaultMaxSize (4 GiB). Image blobs are always cut at the size
+	// their descriptor declares.
+	MaxDownload int64
+	// Render bounds the render of each chart (time, output, memory); the
+	// zero value of each field is its default (see charts.Limits).
+	Render charts.Limits
 }
 
 func (o *Options) setDefaults() error {

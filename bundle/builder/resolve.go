@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ferry-k3s/ferry/bundle/charts"
 	"github.com/ferry-k3s/ferry/bundle/fetch"
 	"github.com/ferry-k3s/ferry/bundle/images"
 	"github.com/ferry-k3s/ferry/bundle/release"
 	"github.com/ferry-k3s/ferry/bundle/spec"
+	"github.com/ferry-k3s/ferry/internal/stall"
 )
 
 // Plan is a spec resolved to exact artifacts, all of them in the cache.
@@ -65,11 +65,12 @@ type PlannedTemplate struct {
 
 // clients are the fetchers of one build, sharing the cache and transport.
 type clients struct {
-	prog   *progress
-	net    *countingTransport
-	fetch  *fetch.Client
-	charts []charts.Option
-	images []images.Option
+	prog    *progress
+	net     *countingTransport
+	fetch   *fetch.Client
+	charts  []charts.Option
+	images  []images.Option
+	renders *renderCache
 }
 
 func newClients(o *Options, prog *progress) (*clients, error) {
@@ -82,8 +83,12 @@ func newClients(o *Options, prog *progress) (*clients, error) {
 	}
 	ct := &countingTransport{next: next}
 	fopts = append(fopts, fetch.WithTransport(ct))
-	copts = append(copts, charts.WithHTTPClient(&http.Client{Transport: ct, Timeout: 10 * time.Minute}))
-	iopts = append(iopts, images.WithRemoteOptions(remote.WithTransport(ct)))
+	stallAfter := fetch.DefaultStallTimeout
+	if o.StallTimeout > 0 {
+		stallAfter = o.StallTimeout
+	}
+	copts = append(copts, charts.WithHTTPClient(&http.Client{Transport: &stall.Transport{Next: ct, After: stallAfter}, Timeout: 10 * time.Minute}))
+	iopts = append(iopts, images.WithTransport(ct))
 	if o.Retries > 0 {
 		fopts = append(fopts, fetch.WithRetries(o.Retries))
 		copts = append(copts, charts.WithRetries(o.Retries))
@@ -92,6 +97,13 @@ func newClients(o *Options, prog *progress) (*clients, error) {
 	if o.RetryDelay > 0 {
 		fopts = append(fopts, fetch.WithBackoff(o.RetryDelay, 4*o.RetryDelay))
 		iopts = append(iopts, images.WithRetryDelay(o.RetryDelay))
+	}
+	if o.StallTimeout > 0 {
+		fopts = append(fopts, fetch.WithStallTimeout(o.StallTimeout))
+		iopts = append(iopts, images.WithStallTimeout(o.StallTimeout))
+	}
+	if o.MaxDownload > 0 {
+		fopts = append(fopts, fetch.WithMaxSize(o.MaxDownload))
 	}
 	if prog != nil {
 		fopts = append(fopts, fetch.WithProgress(prog.fetch))
@@ -104,7 +116,7 @@ func newClients(o *Options, prog *progress) (*clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &clients{prog: prog, net: ct, fetch: fc, charts: copts, images: iopts}, nil
+	return &clients{prog: prog, net: ct, fetch: fc, charts: copts, images: iopts, renders: newRenderCache(o.CacheDir)}, nil
 }
 
 // Resolve loads the spec and resolves it to a Plan: every artifact is
@@ -236,21 +248,36 @@ func (p *Plan) pullCharts(ctx context.Context, o *Options, c *clients) error {
 		if err != nil {
 			return err
 		}
-		rendered, err := charts.Render(ctx, a.Path, charts.RenderOptions{
+		refs, err := chartImages(ctx, a, charts.RenderOptions{
 			ReleaseName: sc.ReleaseName, Namespace: sc.Namespace, KubeVersion: p.Spec.KubeVersion,
-			Values: withPlaceholders(sc.Values, sc.Required),
-		})
+			Values: withPlaceholders(sc.Values, sc.Required), Limits: o.Render,
+		}, c.renders)
 		if err != nil {
-			return err
-		}
-		refs, err := charts.Images(rendered)
-		if err != nil {
-			return fmt.Errorf("chart %s %s: find images: %w", a.Name, a.Version, err)
+			return fmt.Errorf("charts[%d] (%s %s): %w", i, a.Name, a.Version, err)
 		}
 		o.logf("chart %s %s: %d bytes, sha256 %s, %d images", a.Name, a.Version, a.Size, a.SHA256[:12], len(refs))
 		p.Charts = append(p.Charts, PlannedChart{Spec: sc, Archive: a, Images: refs})
 	}
 	return nil
+}
+
+// chartImages renders a chart and finds the images it runs, unless the
+// render cache knows them.
+func chartImages(ctx context.Context, a *charts.Archive, opts charts.RenderOptions, rc *renderCache) ([]string, error) {
+	key := rc.key(a, opts)
+	if refs, ok := rc.lookup(key); ok {
+		return refs, nil
+	}
+	rendered, err := charts.Render(ctx, a.Path, opts)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := charts.Images(rendered)
+	if err != nil {
+		return nil, fmt.Errorf("find images: %w", err)
+	}
+	rc.store(key, refs)
+	return refs, nil
 }
 
 // isLoopbackOCI reports an oci:// chart registry on this machine, which

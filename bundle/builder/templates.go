@@ -12,8 +12,9 @@ import (
 	"github.com/ferry-k3s/ferry/bundle"
 )
 
-// templates lists the override templates under dir (empty: none). Links
-// and other non-regular files are refused: a bundle carries no links.
+// templates lists the override templates in dir (empty: none). Links,
+// other non-regular files and subdirectories are refused: a bundle carries
+// no links, and hosts read only the top of the directory.
 func templates(dir string) ([]PlannedTemplate, error) {
 	if dir == "" {
 		return nil, nil
@@ -24,6 +25,9 @@ func templates(dir string) ([]PlannedTemplate, error) {
 			return err
 		}
 		if d.IsDir() {
+			if p != dir { // spec.Load refuses these already (hostrules)
+				return fmt.Errorf("templates: %s is a directory: hosts read only the files at the top of the templates directory; move its files up", p)
+			}
 			return nil
 		}
 		if !d.Type().IsRegular() {

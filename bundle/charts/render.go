@@ -26,6 +26,8 @@ type RenderOptions struct {
 	// Kubernetes groups and common CRD groups (extraAPIVersions) are always
 	// present.
 	APIVersions []string
+	// Limits bound the render; the zero value of each is its default.
+	Limits Limits
 }
 
 // extraAPIVersions are CRD API groups that common charts probe with
@@ -54,7 +56,19 @@ var templatePath = regexp.MustCompile(`[A-Za-z0-9_.-]+(?:/charts/[A-Za-z0-9_.-]+
 // `helm template --include-crds` would, and returns every rendered object
 // (CRDs, manifests and hooks) as one multi-document YAML stream. No cluster
 // is contacted.
+//
+// Helm's template engine cannot be stopped, and a template can loop or
+// repeat without end, so the render runs in a child process (see
+// worker.go) bounded by opts.Limits: it is killed when it runs too long,
+// writes too much or needs too much memory, and at once when ctx is done.
+// Each bound has its own one-line error naming the chart and the flag
+// that raises it.
 func Render(ctx context.Context, archivePath string, opts RenderOptions) ([]byte, error) {
+	return renderIsolated(ctx, archivePath, opts)
+}
+
+// renderInProcess is the render itself, run by the child process.
+func renderInProcess(ctx context.Context, archivePath string, opts RenderOptions) ([]byte, error) {
 	ch, err := loader.Load(archivePath)
 	if err != nil {
 		return nil, fmt.Errorf("render chart %s: load: %w", archivePath, err)

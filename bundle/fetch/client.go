@@ -29,6 +29,11 @@ type Want struct {
 	// asset): Get remembers which blob it returned and, next time, makes no
 	// request even without SHA256.
 	Immutable bool
+	// Max caps the download when Size is 0, whether or not the server
+	// declares a Content-Length: a longer download fails with a
+	// *TooLargeError at the first byte over. 0 means the Client's
+	// WithMaxSize (DefaultMaxSize).
+	Max int64
 }
 
 // File is content in the cache.
@@ -88,6 +93,7 @@ func New(opts ...Option) (*Client, error) {
 		initial:   DefaultInitialBackoff,
 		max:       DefaultMaxBackoff,
 		stall:     DefaultStallTimeout,
+		maxSize:   DefaultMaxSize,
 		userAgent: DefaultUserAgent,
 	}
 	for _, o := range opts {
@@ -139,6 +145,9 @@ func (c *Client) Get(ctx context.Context, rawURL string, want Want) (*File, erro
 		return nil, fmt.Errorf("fetch %s: %w", rawURL, err)
 	}
 	want.SHA256 = digest
+	if want.Max < 0 {
+		return nil, fmt.Errorf("fetch %s: negative size limit %d: give a limit in bytes or 0 for the default", rawURL, want.Max)
+	}
 	if want.Size < 0 {
 		return nil, fmt.Errorf("fetch %s: negative expected size %d: give the size in bytes or 0 if unknown", rawURL, want.Size)
 	}
@@ -178,6 +187,14 @@ func (c *Client) Get(ctx context.Context, rawURL string, want Want) (*File, erro
 	}
 	c.report(rawURL, f.Size, f.Size)
 	return f, nil
+}
+
+// maxSize is the ceiling of a download of unknown size.
+func (c *Client) maxSize(want Want) int64 {
+	if want.Max > 0 {
+		return want.Max
+	}
+	return c.cfg.maxSize
 }
 
 func (c *Client) lookup(key string, want Want) *File {

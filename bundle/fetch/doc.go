@@ -13,7 +13,11 @@
 // whose Want names a sha256 already in the cache makes no request at all;
 // a Get of an immutable URL seen before makes none either.
 //
-// Network errors, HTTP 5xx, 408 and 429 are retried with exponential backoff
+// Every download is bounded: it is cut one byte past the size the caller
+// declares (Want.Size), else the server's Content-Length, else a ceiling
+// (Want.Max, else WithMaxSize, 4 GiB by default), and an attempt that
+// receives nothing for the stall timeout (headers included; 60s) is
+// abandoned and retried. Network errors, HTTP 5xx, 408 and 429 are retried with exponential backoff
 // and jitter, resuming the partial download with a Range request when the
 // server supports it. 404, 403 and 410 are not retried. Progress is reported
 // as events on a channel; the package never draws anything.

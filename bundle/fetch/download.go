@@ -18,7 +18,7 @@ import (
 )
 
 // errStalled ends an attempt whose response sent nothing for too long.
-var errStalled = errors.New("no data received within the stall timeout")
+var errStalled = errors.New("no data received within the stall timeout: the server or a proxy hangs; try again, or raise --stall-timeout")
 
 // download gets an http(s) URL into the cache, retrying and resuming.
 func (c *Client) download(ctx context.Context, url string, want Want) (*File, error) {
@@ -56,7 +56,8 @@ func (c *Client) download(ctx context.Context, url string, want Want) (*File, er
 func wrapFinal(url string, attempts int, err error) error {
 	var de *DigestError
 	var se *SizeError
-	if errors.As(err, &de) || errors.As(err, &se) {
+	var tl *TooLargeError
+	if errors.As(err, &de) || errors.As(err, &se) || errors.As(err, &tl) {
 		return err // already names the URL and the fix
 	}
 	if attempts > 1 {
@@ -134,15 +135,23 @@ func (t *transfer) attempt(ctx context.Context) error {
 	if t.want.Size > 0 && total > 0 && total != t.want.Size {
 		return &SizeError{URL: t.url, Want: t.want.Size, Got: total}
 	}
+	ceiling := t.c.maxSize(t.want)
+	if t.want.Size == 0 && total > ceiling {
+		return &TooLargeError{URL: t.url, Max: ceiling, Declared: total, Fixed: t.want.Max > 0}
+	}
+	// The body is read to one byte past the size declared by the caller,
+	// else by the server, else the ceiling: no server makes a Get read
+	// further than that.
+	progressTotal := total
 	limit := total
-	if t.want.Size > 0 {
-		limit = t.want.Size
+	switch {
+	case t.want.Size > 0:
+		limit, progressTotal = t.want.Size, t.want.Size
+	case limit == 0:
+		limit = ceiling
 	}
 	var body io.Reader = &stallReader{r: resp.Body, timer: stall, d: t.c.cfg.stall}
-	if limit > 0 {
-		body = io.LimitReader(body, limit-t.written+1)
-	}
-	progressTotal := limit
+	body = io.LimitReader(body, limit-t.written+1)
 	n, err := copyCtx(actx, &sink{file: t.file, hash: t.hash}, body, func(done int64) {
 		t.c.report(t.url, t.written+done, progressTotal)
 	})
@@ -153,6 +162,9 @@ func (t *transfer) attempt(ctx context.Context) error {
 	}
 	if t.want.Size > 0 && t.written > t.want.Size {
 		return &SizeError{URL: t.url, Want: t.want.Size, Got: t.written, AtLeast: true}
+	}
+	if t.want.Size == 0 && t.written > limit {
+		return &TooLargeError{URL: t.url, Max: limit, Declared: total, Fixed: t.want.Max > 0}
 	}
 	if total > 0 && t.written < total {
 		return fmt.Errorf("body ended after %d of %d bytes: %w", t.written, total, io.ErrUnexpectedEOF)
@@ -246,6 +258,7 @@ func retryable(err error) bool {
 		se   *StatusError
 		de   *DigestError
 		sz   *SizeError
+		big  *TooLargeError
 		disk *diskError
 		perm *permanentError
 		ua   x509.UnknownAuthorityError
@@ -255,7 +268,7 @@ func retryable(err error) bool {
 	switch {
 	case errors.As(err, &se):
 		return se.retryable()
-	case errors.As(err, &de), errors.As(err, &sz), errors.As(err, &disk), errors.As(err, &perm):
+	case errors.As(err, &de), errors.As(err, &sz), errors.As(err, &big), errors.As(err, &disk), errors.As(err, &perm):
 		return false
 	case errors.As(err, &ua), errors.As(err, &hn), errors.As(err, &cv):
 		return false

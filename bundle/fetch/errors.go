@@ -77,3 +77,28 @@ func (e *SizeError) Error() string {
 	}
 	return fmt.Sprintf("fetch %s: got %s bytes, expected %d: the download is corrupt or the pinned size is wrong", e.URL, got, e.Want)
 }
+
+// TooLargeError is a download with no size known to the caller that went
+// past its ceiling (Want.Max, else WithMaxSize), or whose server declared
+// more than that. The download stops at the first byte over; nothing is
+// left in the cache.
+type TooLargeError struct {
+	URL string
+	// Max is the ceiling in bytes.
+	Max int64
+	// Declared is the server's Content-Length, or 0 when it sent none.
+	Declared int64
+	// Fixed is true when the ceiling is the caller's Want.Max, which no
+	// option raises.
+	Fixed bool
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Fixed {
+		return fmt.Sprintf("fetch %s: more than %d bytes, the most such a file may have: the server sends too much, check the source URL", e.URL, e.Max)
+	}
+	if e.Declared > e.Max {
+		return fmt.Sprintf("fetch %s: the server declares %d bytes, more than the %d allowed for a file of unknown size: pin its sha256 and size, or raise the limit (ferry build --max-download)", e.URL, e.Declared, e.Max)
+	}
+	return fmt.Sprintf("fetch %s: more than %d bytes with no size declared (no Content-Length): the server sends too much; pin its sha256 and size, or raise the limit (ferry build --max-download)", e.URL, e.Max)
+}

@@ -20,6 +20,10 @@ const (
 	// DefaultStallTimeout is how long a response may send no bytes before
 	// the attempt is abandoned (and retried, resuming).
 	DefaultStallTimeout = 60 * time.Second
+	// DefaultMaxSize caps a download whose size the caller does not know
+	// (4 GiB): an extra file or a release asset pinned by digest only. A
+	// k3s binary is about 70 MiB, an airgap image tarball under 1 GiB.
+	DefaultMaxSize = 4 << 30
 	// DefaultUserAgent is sent with every HTTP request.
 	DefaultUserAgent = "ferry-fetch/1"
 )
@@ -29,6 +33,7 @@ type config struct {
 	retries      int
 	initial, max time.Duration
 	stall        time.Duration
+	maxSize      int64
 	transport    http.RoundTripper
 	progress     chan<- Progress
 	userAgent    string
@@ -84,6 +89,20 @@ func WithStallTimeout(d time.Duration) Option {
 			return fmt.Errorf("WithStallTimeout(%s): want a positive duration", d)
 		}
 		c.stall = d
+		return nil
+	}
+}
+
+// WithMaxSize sets the ceiling of a download whose size the caller does not
+// know (Want.Size 0 and no Want.Max): the download fails at the first byte
+// over it, or at once when the server declares more. Default:
+// DefaultMaxSize (4 GiB).
+func WithMaxSize(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("WithMaxSize(%d): want a positive number of bytes", n)
+		}
+		c.maxSize = n
 		return nil
 	}
 }

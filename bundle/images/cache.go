@@ -117,10 +117,19 @@ func (s *store) write(digest string, size int64, r io.Reader, hash bool) error {
 	if hash {
 		dst = io.MultiWriter(tmp, h)
 	}
+	if size >= 0 {
+		// One byte more than declared is enough to know the blob is too
+		// long: a registry cannot make the build read further.
+		r = io.LimitReader(r, size+1)
+	}
 	n, err := io.Copy(dst, r)
 	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("cache blob %s: %w", digest, err)
+	}
+	if size >= 0 && n > size {
+		tmp.Close()
+		return fmt.Errorf("blob %s: the registry sent more than the %d bytes the manifest declares: the registry serves a broken image (or a proxy alters it)", digest, size)
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("cache blob %s: %w", digest, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,6 +33,7 @@ func newClient(o options, st *store) (*client, error) {
 		remote.WithRetryBackoff(remote.Backoff{Duration: o.retryDelay, Factor: 2, Jitter: 0.1, Steps: o.retries + 1}),
 		remote.WithRetryPredicate(retryable),
 		remote.WithUserAgent("ferry"),
+		remote.WithTransport(&boundedTransport{next: o.transport, stall: o.stall}),
 	}
 	ropts = append(ropts, o.remoteOpts...)
 	p, err := remote.NewPuller(ropts...)
@@ -78,6 +80,14 @@ func (c *client) manifest(ctx context.Context, r imageRef, ref name.Reference) (
 		}
 	}
 	desc, err := c.puller.Get(ctx, ref)
+	delay := c.o.retryDelay
+	for attempt := 1; err != nil && brokenBody(err) && attempt < c.attempts() && ctx.Err() == nil; attempt++ {
+		if serr := sleepCtx(ctx, delay); serr != nil {
+			break
+		}
+		delay *= 2
+		desc, err = c.puller.Get(ctx, ref)
+	}
 	if err != nil {
 		return manifestDoc{}, registryError(ref, r.String(), c.attempts(), err)
 	}
@@ -145,9 +155,12 @@ func (c *client) config(ctx context.Context, r imageRef, desc v1.Descriptor) (*v
 			return nil, err
 		}
 		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, maxConfigSize+1))
+		b, err := io.ReadAll(io.LimitReader(rc, desc.Size+1))
 		if err != nil {
 			return nil, registryError(r.ref, r.String(), c.attempts(), err)
+		}
+		if int64(len(b)) > desc.Size {
+			return nil, fmt.Errorf("image %s: config %s: the registry sent more than the %d bytes the manifest declares: the registry serves a broken image", r, dig, desc.Size)
 		}
 		if got := sha256Digest(b); got != dig {
 			return nil, fmt.Errorf("image %s: config has digest %s, the manifest says %s: the registry serves a broken image", r, got, dig)
@@ -179,21 +192,51 @@ func (c *client) openBlob(ctx context.Context, r imageRef, digest string) (io.Re
 }
 
 // fetchBlob downloads a blob into the store unless it is there already.
+// The download is cut at the size the blob's descriptor declares (the
+// registry's Content-Length is not trusted for that), and one whose body
+// stalls or breaks off is started again, up to WithRetries times.
 func (c *client) fetchBlob(ctx context.Context, r imageRef, digest string, size int64, meter *progressMeter) error {
+	if size < 0 {
+		return fmt.Errorf("image %s: blob %s has size %d in its manifest: the registry serves a broken image", r, digest, size)
+	}
 	if c.store.has(digest, size) {
 		return nil
 	}
-	rc, err := c.openBlob(ctx, r, digest)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	// openBlob's reader checks the digest (and size) itself.
-	if err := c.store.putVerified(digest, size, meter.reader(rc, r.String(), digest)); err != nil {
-		if isNetworkError(err) {
-			return registryError(r.ref, r.String(), c.attempts(), err)
+	delay := c.o.retryDelay
+	for attempt := 1; ; attempt++ {
+		rc, err := c.openBlob(ctx, r, digest) // retried by the registry client
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("image %s: %w", r, err)
+		// openBlob's reader checks the digest itself; put checks the size.
+		err = c.store.putVerified(digest, size, meter.reader(rc, r.String(), digest))
+		rc.Close()
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("image %s: %w", r, context.Cause(ctx))
+		case !retryable(err) || attempt >= c.attempts():
+			if isNetworkError(err) {
+				return registryError(r.ref, r.String(), attempt, err)
+			}
+			return fmt.Errorf("image %s: %w", r, err)
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return fmt.Errorf("image %s: %w", r, err)
+		}
+		delay *= 2
 	}
-	return nil
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
 }

@@ -13,6 +13,12 @@
 // read manifest.json. Every blob is stored once, however many images share
 // it.
 //
+// Every registry exchange is bounded: a blob is cut one byte past the size
+// its descriptor declares, any other response at MaxMetadataResponse
+// (4 MiB), and a request that receives nothing for the stall timeout
+// (WithStallTimeout, 60s) is abandoned and retried, whole requests by the
+// registry client and bodies that break off after their headers here.
+//
 // Registry access goes through go-containerregistry's remote package with
 // credentials from the Docker config (authn.DefaultKeychain) unless the
 // caller passes another keychain. Progress is reported as events on a

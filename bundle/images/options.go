@@ -1,6 +1,7 @@
 package images
 
 import (
+	"net/http"
 	"runtime"
 	"time"
 
@@ -20,6 +21,8 @@ type options struct {
 	cacheDir   string
 	progress   chan<- Progress
 	skipRehash bool
+	transport  http.RoundTripper
+	stall      time.Duration
 }
 
 func defaultJobs() int {
@@ -32,6 +35,8 @@ func makeOptions(opts []Option) options {
 		retries:    3,
 		retryDelay: time.Second,
 		keychain:   authn.DefaultKeychain,
+		transport:  remote.DefaultTransport,
+		stall:      DefaultStallTimeout,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -78,6 +83,32 @@ func WithKeychain(k authn.Keychain) Option {
 	return func(o *options) {
 		if k != nil {
 			o.keychain = k
+		}
+	}
+}
+
+// WithTransport sets the HTTP transport under every registry request. The
+// package wraps it with the stall timeout (WithStallTimeout) and the
+// MaxMetadataResponse cap. The default is remote.DefaultTransport; nil
+// keeps it. Pass the transport here rather than as remote.WithTransport in
+// WithRemoteOptions, which would replace the wrapped one and lose both
+// bounds.
+func WithTransport(rt http.RoundTripper) Option {
+	return func(o *options) {
+		if rt != nil {
+			o.transport = rt
+		}
+	}
+}
+
+// WithStallTimeout sets how long a registry response may send no bytes,
+// its headers included, before the request is abandoned and retried (see
+// WithRetries). The default is DefaultStallTimeout (60s); values of 0 or
+// less keep it.
+func WithStallTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.stall = d
 		}
 	}
 }

@@ -110,9 +110,14 @@ func Fetch(ctx context.Context, c *fetch.Client, src Source) (*Assets, error) {
 	return a, nil
 }
 
+// MaxChecksumList caps the download of a sha256sum-<arch>.txt list (1 MiB;
+// real ones are a few KiB). The assets themselves, whose size nothing
+// declares but the server, are capped by the fetch client's WithMaxSize.
+const MaxChecksumList = 1 << 20
+
 // checksums fetches and parses a checksum list.
 func checksums(ctx context.Context, c *fetch.Client, url string) (map[string]string, error) {
-	f, err := c.Get(ctx, url, fetch.Want{Immutable: true})
+	f, err := c.Get(ctx, url, fetch.Want{Immutable: true, Max: MaxChecksumList})
 	if err != nil {
 		return nil, err
 	}

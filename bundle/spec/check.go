@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/ferry-k3s/ferry/internal/hostrules"
 )
 
 // ValidValuePath checks a dotted Helm value path such as nfs.server, as
@@ -75,6 +77,8 @@ func (c *checker) checkSpec(s *Spec) {
 		idx := strconv.Itoa(i)
 		if clean := path.Clean(f.HostPath); clean != f.HostPath || hasDotDot(f.HostPath) {
 			c.at([]string{"files", idx, "hostPath"}, "%s is not a clean absolute path: write it as %s", show(f.HostPath), show(path.Clean(f.HostPath)))
+		} else if err := hostrules.CheckFilePath(f.HostPath); err != nil {
+			c.at([]string{"files", idx, "hostPath"}, "%v", err)
 		} else if j, ok := hostPaths[f.HostPath]; ok {
 			c.at([]string{"files", idx, "hostPath"}, "%s is already the hostPath of files[%d]: place each file at its own path", show(f.HostPath), j)
 		} else {

@@ -56,7 +56,8 @@ func Parse(name string, data []byte) (*Spec, error) {
 
 // Load reads and parses the spec file at path (see Parse), sets Dir to the
 // file's absolute directory and resolves every relative local path (chart
-// repo directories, keyrings, file sources, templates) against it.
+// repo directories, keyrings, file sources, templates) against it. It then
+// checks the template overrides as hosts will (see checkTemplates).
 func Load(path string) (*Spec, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -86,6 +87,9 @@ func Load(path string) (*Spec, error) {
 		return nil, err
 	}
 	s.resolve(filepath.Dir(abs))
+	if err := s.checkTemplates(path, data); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

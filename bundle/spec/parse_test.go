@@ -56,7 +56,7 @@ func TestParseBadSpecs(t *testing.T) {
 		{"bad sha256", head + "files:\n  - source: a.rpm\n    sha256: ABC123\n    hostPath: /opt/a.rpm\n",
 			`ferry.yaml:8: files[0].sha256: "ABC123" is not a sha256: write the 64 lowercase hex digits printed by sha256sum`},
 		{"relative hostPath", head + "files:\n  - source: a.rpm\n    sha256: " + sum + "\n    hostPath: opt/a.rpm\n",
-			`ferry.yaml:9: files[0].hostPath: "opt/a.rpm" is not an absolute file path: write the full path on the host, e.g. /var/lib/ferry/files/k3s-selinux.rpm`},
+			`ferry.yaml:9: files[0].hostPath: "opt/a.rpm" is not an absolute file path: write the full path on the host, e.g. /opt/ferry/files/k3s-selinux.rpm`},
 		{"unclean hostPath", head + "files:\n  - {source: a.rpm, sha256: " + sum + ", hostPath: /opt/../etc/a.rpm}\n",
 			`ferry.yaml:7: files[0].hostPath: "/opt/../etc/a.rpm" is not a clean absolute path: write it as "/etc/a.rpm"`},
 		{"version range caret", head + "charts:\n  - name: longhorn\n    repo: https://charts.longhorn.io\n    version: ^1.2\n",

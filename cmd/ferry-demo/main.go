@@ -89,7 +89,7 @@ func run(ctx context.Context, w io.Writer, keep string, arches []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := bundle.VerifyFile(ctx, sum.Bundle, v, bundle.WithVerifier(v))
+	rep, err := bundle.VerifyFile(ctx, sum.Bundle, bundle.WithVerifier(v))
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -71,12 +72,15 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
+// errNoBundle is the refusal of a command that reads a bundle and got none.
+var errNoBundle = errors.New("no bundle given: pass --bundle FILE (or the first part, NAME.part001)")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ferry-install:", err)
+		fmt.Fprintln(os.Stderr, "ferry-install:", bundlecmd.Hint(err))
 		os.Exit(exitCode(err))
 	}
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"context"
 	"io"
 
 	"github.com/ferry-k3s/ferry/bundle"
@@ -17,19 +17,24 @@ type target struct {
 	close  func() error
 }
 
-// openTarget opens the host and the bundle named by the global flags.
-func openTarget(opts *globalOptions, stderr io.Writer) (*target, error) {
+// openTarget opens the host and the bundle named by the global flags. The
+// bundle is opened with its side files under the rule verify applies
+// (bundle.Open), so an install decides as verify does.
+func openTarget(ctx context.Context, opts *globalOptions, stderr io.Writer) (*target, error) {
 	host, err := installer.NewLocalHost(opts.Root)
 	if err != nil {
 		return nil, err
 	}
-	_, ropts, err := opts.trust.Load(stderr)
+	ropts, err := opts.trust.Load(stderr)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := bundle.OpenFile(opts.Bundle)
+	if opts.Bundle == "" {
+		return nil, errNoBundle
+	}
+	f, err := bundle.Open(ctx, opts.Bundle, ropts...)
 	if err != nil {
 		return nil, err
 	}
-	return &target{host: host, bundle: bufio.NewReaderSize(rc, 1<<20), ropts: ropts, close: rc.Close}, nil
+	return &target{host: host, bundle: f, ropts: ropts, close: f.Close}, nil
 }

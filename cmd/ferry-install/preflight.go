@@ -65,11 +65,11 @@ func preflightManifest(cmd *cobra.Command, opts *globalOptions) (*bundle.Manifes
 	if opts.Bundle == "" {
 		return nil, nil
 	}
-	_, ropts, err := opts.trust.Load(cmd.ErrOrStderr())
+	ropts, err := opts.trust.Load(cmd.ErrOrStderr())
 	if err != nil {
 		return nil, err
 	}
-	f, err := bundle.OpenFile(opts.Bundle)
+	f, err := bundle.Open(cmd.Context(), opts.Bundle, ropts...)
 	if err != nil {
 		return nil, err
 	}

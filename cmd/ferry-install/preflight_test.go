@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/cmd/internal/bundlecmd"
 	"github.com/ferry-k3s/ferry/installer/preflight"
 	"github.com/ferry-k3s/ferry/signing"
 )
@@ -118,7 +119,7 @@ func TestPreflightCmdFails(t *testing.T) {
 func TestPreflightCmdBadInput(t *testing.T) {
 	b, _ := longhornBundle(t)
 	otherDir := t.TempDir()
-	if _, _, err := signing.WriteKeyPair(filepath.Join(otherDir, "other"), signing.StaticPass([]byte("pw"))); err != nil {
+	if _, _, err := signing.WriteKeyPair(filepath.Join(otherDir, "other"), signing.KeyTypeDefault, signing.StaticPass([]byte("pw"))); err != nil {
 		t.Fatal(err)
 	}
 	root := preflightTree(t, nil)
@@ -132,7 +133,7 @@ func TestPreflightCmdBadInput(t *testing.T) {
 		{"unknown role", []string{"preflight", "master"}, `unknown role "master": use server or agent`, exitFailure},
 		{"agent with etcd", []string{"preflight", "agent", "--cluster-init"}, "--cluster-init and --join are for servers", exitFailure},
 		{"bundle without key", []string{"preflight", "server", "--bundle", b}, "no trusted key", exitFailure},
-		{"wrong key", []string{"preflight", "server", "--root", root, "--bundle", b, "--key", filepath.Join(otherDir, "other.pub")}, "factory-edge.ferry", exitVerification},
+		{"wrong key", []string{"preflight", "server", "--root", root, "--bundle", b, "--key", filepath.Join(otherDir, "other.pub")}, "factory-edge.ferry", bundlecmd.ExitVerification},
 		{"missing bundle", []string{"preflight", "server", "--bundle", filepath.Join(otherDir, "nope.ferry"), "--insecure-skip-signature"}, "nope.ferry", exitFailure},
 	}
 	for _, tt := range tests {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -91,9 +90,9 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 		DatastoreEndpoint: f.DatastoreEndpoint, TLSSANs: f.TLSSANs, NodeLabels: f.NodeLabels,
 		NodeTaints: f.NodeTaints, RegistryMirrors: f.RegistryMirrors}
 	if f.Config != "" {
-		b, err := os.ReadFile(f.Config)
+		b, err := readSiteFile("--config", f.Config)
 		if err != nil {
-			return fmt.Errorf("--config: %w", err)
+			return err
 		}
 		if err := yaml.Unmarshal(b, &node.Extra); err != nil {
 			return fmt.Errorf("--config %s: not a YAML mapping of k3s flags: %w", f.Config, err)
@@ -103,7 +102,7 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 	if err != nil {
 		return err
 	}
-	tg, err := openTarget(opts, stderr)
+	tg, err := openTarget(cmd.Context(), opts, stderr)
 	if err != nil {
 		return err
 	}
@@ -141,9 +140,9 @@ func (f *installFlags) readTokenFile() error {
 	if f.Token != "" {
 		return fmt.Errorf("--token and --token-file: give the token once")
 	}
-	b, err := os.ReadFile(f.TokenFile)
+	b, err := readSiteFile("--token-file", f.TokenFile)
 	if err != nil {
-		return fmt.Errorf("--token-file: %w", err)
+		return err
 	}
 	f.Token = strings.TrimSpace(string(b))
 	if f.Token == "" {
@@ -160,9 +159,9 @@ func siteValues(f *installFlags) (installer.SiteValues, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := os.ReadFile(file)
+		b, err := readSiteFile("--values", file)
 		if err != nil {
-			return nil, fmt.Errorf("--values %s: %w", v, err)
+			return nil, err
 		}
 		if err := site.AddYAML(chart, b); err != nil {
 			return nil, fmt.Errorf("--values %s: %w", v, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,9 +65,9 @@ func runUpgrade(cmd *cobra.Command, opts *globalOptions, f *upgradeFlags) error 
 	}
 	var config map[string]any
 	if f.Config != "" {
-		b, err := os.ReadFile(f.Config)
+		b, err := readSiteFile("--config", f.Config)
 		if err != nil {
-			return fmt.Errorf("--config: %w", err)
+			return err
 		}
 		if err := yaml.Unmarshal(b, &config); err != nil {
 			return fmt.Errorf("--config %s: not a YAML mapping of k3s flags: %w", f.Config, err)
@@ -77,7 +76,7 @@ func runUpgrade(cmd *cobra.Command, opts *globalOptions, f *upgradeFlags) error 
 			config = map[string]any{}
 		}
 	}
-	tg, err := openTarget(opts, stderr)
+	tg, err := openTarget(cmd.Context(), opts, stderr)
 	if err != nil {
 		return err
 	}

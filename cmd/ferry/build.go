@@ -15,6 +15,8 @@ import (
 
 	"github.com/ferry-k3s/ferry/bundle"
 	"github.com/ferry-k3s/ferry/bundle/builder"
+	"github.com/ferry-k3s/ferry/bundle/charts"
+	"github.com/ferry-k3s/ferry/bundle/fetch"
 	"github.com/ferry-k3s/ferry/signing"
 )
 
@@ -23,10 +25,54 @@ type buildFlags struct {
 	spec, out, key, cacheDir, level, split string
 	locked, dryRun, unsigned               bool
 	jobs                                   int
+	bounds                                 boundFlags
+}
+
+// boundFlags are the limits of ferry build's inputs; sizes are spelled as
+// --split's (3900M, 4G, bytes).
+type boundFlags struct {
+	stall, renderTimeout              time.Duration
+	maxDownload, renderOut, renderMem string
+}
+
+// add registers the flags; the defaults shown are the libraries' own.
+func (b *boundFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.DurationVar(&b.stall, "stall-timeout", fetch.DefaultStallTimeout, "abandon (and retry) a download that receives nothing for this long")
+	fl.StringVar(&b.maxDownload, "max-download", "4G", "largest download whose size nothing declares (release assets, files: known by digest only)")
+	fl.DurationVar(&b.renderTimeout, "render-timeout", charts.DefaultRenderTimeout, "longest time one chart may take to render")
+	fl.StringVar(&b.renderOut, "render-max-output", "32M", "most manifests one chart may render")
+	fl.StringVar(&b.renderMem, "render-max-memory", "256M", "most memory the process rendering one chart may hold")
+}
+
+// apply copies the flags into o.
+func (b *boundFlags) apply(o *builder.Options) error {
+	if b.stall <= 0 || b.renderTimeout <= 0 {
+		return errors.New("--stall-timeout and --render-timeout: give a positive duration, e.g. 60s")
+	}
+	o.StallTimeout, o.Render.Timeout = b.stall, b.renderTimeout
+	for _, sz := range []struct {
+		flag, val string
+		dst       *int64
+	}{
+		{"--max-download", b.maxDownload, &o.MaxDownload},
+		{"--render-max-output", b.renderOut, &o.Render.MaxOutput},
+		{"--render-max-memory", b.renderMem, &o.Render.MaxMemory},
+	} {
+		n, err := parseSize(sz.val)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", sz.flag, sz.val, err)
+		}
+		*sz.dst = n
+	}
+	return nil
 }
 
 func (f *buildFlags) options(cmd *cobra.Command, g *globalOptions) (builder.Options, error) {
 	o := builder.Options{SpecPath: f.spec, OutDir: f.out, Locked: f.locked, CacheDir: f.cacheDir, Jobs: f.jobs, InsecureUnsigned: f.unsigned}
+	if err := f.bounds.apply(&o); err != nil {
+		return o, err
+	}
 	if !g.Quiet && !g.JSON {
 		o.Log = cmd.ErrOrStderr()
 	}
@@ -111,6 +157,7 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.split, "split", "", "write parts of at most SIZE (e.g. 3900M for FAT32) plus a signed NAME.parts.json")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "resolve everything and print the plan (images found in the charts); write no bundle")
 	fl.BoolVar(&f.unsigned, "insecure-unsigned", false, "write an unsigned bundle (experiments only)")
+	f.bounds.add(cmd)
 	return cmd
 }
 
@@ -136,6 +183,7 @@ func newLockCmd(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVarP(&f.spec, "file", "f", "ferry.yaml", "bundle spec; the lock is written beside it")
 	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "download cache (default $XDG_CACHE_HOME/ferry)")
 	cmd.Flags().IntVar(&f.jobs, "jobs", 0, "parallel downloads (default min(8, 4 x CPUs))")
+	f.bounds.add(cmd)
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -43,13 +42,21 @@ func password(confirm bool) ([]byte, error) {
 }
 
 func newKeygenCmd() *cobra.Command {
-	prefix := "ferry"
+	prefix, keyType := "ferry", string(signing.KeyTypeDefault)
 	cmd := &cobra.Command{
 		Use:   "keygen",
 		Short: "Make a signing key pair: ferry.key (encrypted, cosign format) and ferry.pub",
-		Args:  cobra.NoArgs,
+		Long: "keygen makes a key pair: PREFIX.key, the private key in cosign's encrypted format (the password\n" +
+			"comes from FERRY_PASSWORD or a prompt and may not be empty), and PREFIX.pub for the hosts.\n" +
+			"Key types: " + signing.KeyTypes + ". Ed25519 signs the bytes themselves;\n" +
+			"RSA under 2048 bits, P-224 and other types are refused.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			key, pub, err := signing.WriteKeyPair(prefix, password)
+			kt, err := signing.ParseKeyType(keyType)
+			if err != nil {
+				return fmt.Errorf("--type: %w", err)
+			}
+			key, pub, err := signing.WriteKeyPair(prefix, kt, password)
 			if err != nil {
 				return err
 			}
@@ -58,6 +65,7 @@ func newKeygenCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&prefix, "output-prefix", prefix, "write PREFIX.key and PREFIX.pub")
+	cmd.Flags().StringVar(&keyType, "type", keyType, "key type: "+signing.KeyTypes)
 	return cmd
 }
 
@@ -91,7 +99,7 @@ func newSignCmd() *cobra.Command {
 			} else if !unsigned {
 				return errors.New("say whose signature the bundle carries now: --trust OLD.pub, or --from-unsigned for a bundle built with --insecure-unsigned")
 			}
-			in, err := bundle.OpenFile(args[0])
+			in, err := bundle.Open(cmd.Context(), args[0], ropts...)
 			if err != nil {
 				return err
 			}
@@ -100,7 +108,7 @@ func newSignCmd() *cobra.Command {
 			if dst == "" {
 				dst = args[0]
 			}
-			res, err := bundle.Resign(cmd.Context(), bufio.NewReaderSize(in, 1<<20), dst, signer, ropts)
+			res, err := bundle.Resign(cmd.Context(), in, dst, signer, ropts)
 			if err != nil {
 				return fmt.Errorf("sign %s: %w", args[0], err)
 			}

@@ -142,3 +142,38 @@ func cosignVerify(t *testing.T, pub, sig, blob string) {
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestKeygenPolicy: keygen makes every accepted type, verifies a bundle
+// signed with it through ferry sign and ferry verify, and refuses weak
+// types and an empty password with the reason and exit code 3 / 1.
+func TestKeygenPolicy(t *testing.T) {
+	dir := t.TempDir()
+	for _, kt := range []string{"ecdsa-p384", "ed25519"} {
+		t.Setenv("FERRY_PASSWORD", "pw")
+		prefix := filepath.Join(dir, kt)
+		if out, err := run(t, "keygen", "--type", kt, "--output-prefix", prefix); err != nil {
+			t.Fatalf("keygen --type %s: %v\n%s", kt, err, out)
+		}
+		b := filepath.Join(dir, kt+".ferry")
+		tinyBundle(t, b)
+		if out, err := run(t, "sign", b, "--key", prefix+".key", "--from-unsigned"); err != nil {
+			t.Fatalf("sign with %s: %v\n%s", kt, err, out)
+		}
+		if out, err := run(t, "verify", b, "--key", prefix+".pub"); err != nil || !strings.Contains(out, "detached .sig verified") {
+			t.Fatalf("verify with %s: %v\n%s", kt, err, out)
+		}
+	}
+	for _, kt := range []string{"rsa-1024", "ecdsa-p224", "dsa"} {
+		_, err := run(t, "keygen", "--type", kt, "--output-prefix", filepath.Join(dir, kt))
+		if err == nil || !strings.Contains(err.Error(), "key type refused") {
+			t.Errorf("keygen --type %s: %v", kt, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, kt+".key")); err == nil {
+			t.Errorf("keygen --type %s wrote a key", kt)
+		}
+	}
+	t.Setenv("FERRY_PASSWORD", "")
+	if _, err := run(t, "keygen", "--output-prefix", filepath.Join(dir, "empty")); err == nil || !strings.Contains(err.Error(), "password is empty") {
+		t.Errorf("keygen with an empty password: %v", err)
+	}
+}

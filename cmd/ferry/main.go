@@ -66,7 +66,8 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "ferry:", err)
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, "ferry:", bundlecmd.Hint(err))
+		code, _ := bundlecmd.ExitCode(err)
+		os.Exit(code)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/internal/smallfile"
 	"github.com/ferry-k3s/ferry/signing"
 )
 
@@ -62,7 +63,7 @@ func bundleFileNames(p string) ([]string, error) {
 }
 
 func readPartIndex(base string) (*bundle.PartIndex, error) {
-	b, err := os.ReadFile(base + ".parts.json")
+	b, err := smallfile.Read(base+".parts.json", 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("read the index of split bundle %s: %w", base, err)
 	}
@@ -83,7 +84,7 @@ func verifyBundle(ctx context.Context, p, keyPath string) (*localBundle, error) 
 	if err != nil {
 		return nil, fmt.Errorf("load key %s: %w", keyPath, err)
 	}
-	rep, err := bundle.VerifyFile(ctx, p, v, bundle.WithVerifier(v))
+	rep, err := bundle.VerifyFile(ctx, p, bundle.WithVerifier(v))
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func verifyBundle(ctx context.Context, p, keyPath string) (*localBundle, error) 
 // manifestSHA256 is the digest of the exact bytes of bundle.json, as
 // ferry-install records it in state.json.
 func manifestSHA256(ctx context.Context, p string, v signing.Verifier) (string, error) {
-	rc, err := bundle.OpenFile(p)
+	rc, err := bundle.Open(ctx, p, bundle.WithVerifier(v))
 	if err != nil {
 		return "", err
 	}

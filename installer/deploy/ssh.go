@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/ferry-k3s/ferry/internal/smallfile"
 )
 
 // DefaultConnectTimeout bounds the TCP connect and SSH handshake of one
@@ -120,7 +122,7 @@ func (d *Dialer) Close() error {
 func (d *Dialer) auth(e Endpoint) ([]ssh.AuthMethod, error) {
 	var methods []ssh.AuthMethod
 	if e.IdentityFile != "" {
-		b, err := os.ReadFile(e.IdentityFile)
+		b, err := smallfile.Read(e.IdentityFile, 64<<10)
 		if err != nil {
 			return nil, fmt.Errorf("read identity file: %w", err)
 		}

@@ -125,7 +125,7 @@ func moduleRoot(t *testing.T) string {
 // placeholder image and chart archives, and the public key to verify it.
 func writeBundle(ctx context.Context, t *testing.T, dir, standin string) (bundlePath, pubPath string) {
 	t.Helper()
-	keyPath, pubPath, err := signing.WriteKeyPair(filepath.Join(dir, "ferry"), signing.StaticPass([]byte("pw")))
+	keyPath, pubPath, err := signing.WriteKeyPair(filepath.Join(dir, "ferry"), signing.KeyTypeDefault, signing.StaticPass([]byte("pw")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,7 +143,7 @@ func goBuildVersion(ctx context.Context, t *testing.T, out, version string) stri
 
 func keyPair(t *testing.T, dir string) (signing.Signer, string) {
 	t.Helper()
-	keyPath, pubPath, err := signing.WriteKeyPair(filepath.Join(dir, "upgrade"), signing.StaticPass([]byte("pw")))
+	keyPath, pubPath, err := signing.WriteKeyPair(filepath.Join(dir, "upgrade"), signing.KeyTypeDefault, signing.StaticPass([]byte("pw")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package preflight
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"path"
 
 	"github.com/ferry-k3s/ferry/bundle"
 )
@@ -12,8 +12,8 @@ import (
 const DataDir = "/var/lib/rancher/k3s"
 
 func checkDisk(_ context.Context, h *host) Check {
-	target := nearestExisting(h.path(DataDir), h.root)
-	free, err := freeBytes(target)
+	target := h.nearestExisting(DataDir)
+	free, err := h.freeBytes(target)
 	if err != nil {
 		return warn("cannot read free space at %s: %v", target, err)
 	}
@@ -40,14 +40,24 @@ func DiskNeeded(m *bundle.Manifest) int64 {
 	return m.PayloadSize() + largest
 }
 
-// nearestExisting walks up from p to the first path that exists, stopping
-// at root.
-func nearestExisting(p, root string) string {
-	for p != root && p != filepath.Dir(p) {
-		if exists(p) {
+// nearestExisting walks up from the host path p to the first directory
+// that exists (links followed inside the root), stopping at "/".
+func (h *host) nearestExisting(p string) string {
+	for p != "/" {
+		if fi, err := h.fs.Stat(p); err == nil && fi.IsDir() {
 			return p
 		}
-		p = filepath.Dir(p)
+		p = path.Dir(p)
 	}
 	return p
+}
+
+// freeBytes returns the bytes available to an unprivileged writer on the
+// filesystem holding the host path p.
+func (h *host) freeBytes(p string) (int64, error) {
+	st, err := h.fs.Statfs(p)
+	if err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
 }

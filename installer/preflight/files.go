@@ -1,9 +1,9 @@
 package preflight
 
 import (
-	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -12,7 +12,8 @@ import (
 // of a busy host (net/tcp) can be large, but never this large in practice.
 const maxFileSize = 4 << 20
 
-// readFile reads the file at p (already resolved), at most maxFileSize.
+// readFile reads the file at p, a path of the machine running the check
+// (an explicit ProcDir or SysDir), at most maxFileSize.
 func readFile(p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -22,36 +23,46 @@ func readFile(p string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, maxFileSize))
 }
 
-// maxLinks bounds how many symlinks readFile follows for one path.
-const maxLinks = 8
-
-// readFile reads the host file p (absolute, as on the host) under the root.
-// An absolute symlink is followed inside the root, as the host would see it
-// once booted (/etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf),
-// never out to the machine running the check.
+// readFile reads the host file p (absolute, as on the host), at most
+// maxFileSize. Links are resolved inside the root by installer/hostfs, as
+// the host would see them once booted (/etc/resolv.conf ->
+// /run/systemd/resolve/stub-resolv.conf), never out to the machine running
+// the check.
 func (h *host) readFile(p string) ([]byte, error) {
-	resolved, err := h.resolve(p)
+	f, err := h.fs.Open(p)
 	if err != nil {
 		return nil, err
 	}
-	return readFile(resolved)
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxFileSize))
 }
 
-// resolve returns where the host path p leads under the root, following
-// symlinks of its last element.
-func (h *host) resolve(p string) (string, error) {
-	for range maxLinks {
-		target, err := os.Readlink(h.path(p))
-		if err != nil {
-			return h.path(p), nil // not a link (or missing: reading says so)
-		}
-		if filepath.IsAbs(target) {
-			p = target
-		} else {
-			p = filepath.Join(filepath.Dir(p), target)
-		}
+// resolve returns the host path p leads to inside the root.
+func (h *host) resolve(p string) (string, error) { return h.fs.Resolve(p) }
+
+// readProc reads p (relative to /proc): the root's /proc, or ProcDir.
+func (h *host) readProc(p string) ([]byte, error) {
+	if h.opts.ProcDir != "" {
+		return readFile(filepath.Join(h.opts.ProcDir, p))
 	}
-	return "", fmt.Errorf("read %s: more than %d symlinks", p, maxLinks)
+	return h.readFile(path.Join("/proc", p))
+}
+
+// readSys reads p (relative to /sys): the root's /sys, or SysDir.
+func (h *host) readSys(p string) ([]byte, error) {
+	if h.opts.SysDir != "" {
+		return readFile(filepath.Join(h.opts.SysDir, p))
+	}
+	return h.readFile(path.Join("/sys", p))
+}
+
+// sysExists reports whether p (relative to /sys) exists.
+func (h *host) sysExists(p string) bool {
+	if h.opts.SysDir != "" {
+		_, err := os.Lstat(filepath.Join(h.opts.SysDir, p))
+		return err == nil
+	}
+	return h.exists(path.Join("/sys", p))
 }
 
 // lines returns the non-empty, trimmed lines of b.
@@ -66,9 +77,9 @@ func lines(b []byte) []string {
 }
 
 // exists reports whether anything (even a dangling symlink, as systemd's
-// enablement links are in an alternate root) is at p.
-func exists(p string) bool {
-	_, err := os.Lstat(p)
+// enablement links are in an alternate root) is at host path p.
+func (h *host) exists(p string) bool {
+	_, err := h.fs.Lstat(p)
 	return err == nil
 }
 
@@ -77,11 +88,26 @@ func exists(p string) bool {
 // /etc/runlevels/*/ without the unit suffix).
 func (h *host) serviceEnabled(units ...string) bool {
 	for _, u := range units {
-		if m, _ := filepath.Glob(filepath.Join(h.path("/etc/systemd/system"), "*.wants", u)); len(m) > 0 {
+		name := strings.TrimSuffix(strings.TrimSuffix(u, ".service"), ".socket")
+		if h.inSubdir("/etc/systemd/system", ".wants", u) || h.inSubdir("/etc/runlevels", "", name) {
 			return true
 		}
-		name := strings.TrimSuffix(strings.TrimSuffix(u, ".service"), ".socket")
-		if m, _ := filepath.Glob(filepath.Join(h.path("/etc/runlevels"), "*", name)); len(m) > 0 {
+	}
+	return false
+}
+
+// inSubdir reports whether some directory dir/*suffix holds name (at most
+// 256 directories are looked at).
+func (h *host) inSubdir(dir, suffix, name string) bool {
+	ents, err := h.fs.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for i, e := range ents {
+		if i >= 256 {
+			break
+		}
+		if strings.HasSuffix(e.Name(), suffix) && h.exists(path.Join(dir, e.Name(), name)) {
 			return true
 		}
 	}
@@ -92,8 +118,8 @@ func (h *host) serviceEnabled(units ...string) bool {
 // dirs, or "".
 func (h *host) findProgram(name string, dirs ...string) string {
 	for _, d := range dirs {
-		p := filepath.Join(d, name)
-		if exists(h.path(p)) {
+		p := path.Join(d, name)
+		if h.exists(p) {
 			return p
 		}
 	}

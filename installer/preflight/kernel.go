@@ -2,14 +2,13 @@ package preflight
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 )
 
 func checkSwap(_ context.Context, h *host) Check {
-	b, err := readFile(h.procPath("swaps"))
+	b, err := h.readProc("swaps")
 	if err != nil {
 		return warn("cannot read /proc/swaps: %v", err)
 	}
@@ -31,13 +30,13 @@ var requiredModules = []string{"overlay", "br_netfilter"}
 
 func checkModules(_ context.Context, h *host) Check {
 	have := map[string]bool{}
-	if b, err := readFile(h.procPath("modules")); err == nil {
+	if b, err := h.readProc("modules"); err == nil {
 		for _, l := range lines(b) {
 			have[strings.Fields(l)[0]] = true
 		}
 	}
 	release := ""
-	if b, err := readFile(h.procPath("sys/kernel/osrelease")); err == nil {
+	if b, err := h.readProc("sys/kernel/osrelease"); err == nil {
 		release = strings.TrimSpace(string(b))
 	}
 	for _, dir := range []string{"/lib/modules", "/usr/lib/modules"} {
@@ -54,7 +53,7 @@ func checkModules(_ context.Context, h *host) Check {
 	}
 	var missing []string
 	for _, m := range requiredModules {
-		if !have[m] && !exists(h.sysPath(filepath.Join("module", m))) {
+		if !have[m] && !h.sysExists(filepath.Join("module", m)) {
 			missing = append(missing, m)
 		}
 	}
@@ -72,13 +71,13 @@ const cgroupMemoryFix = "add cgroup_memory=1 cgroup_enable=memory to the kernel 
 func checkCgroups(_ context.Context, h *host) Check {
 	version := "v2"
 	enabled := map[string]bool{}
-	if b, err := readFile(h.sysPath("fs/cgroup/cgroup.controllers")); err == nil {
+	if b, err := h.readSys("fs/cgroup/cgroup.controllers"); err == nil {
 		for _, c := range strings.Fields(string(b)) {
 			enabled[c] = true
 		}
 	} else {
 		version = "v1"
-		if b, err := readFile(h.procPath("cgroups")); err == nil {
+		if b, err := h.readProc("cgroups"); err == nil {
 			for _, l := range lines(b) {
 				f := strings.Fields(l)
 				if len(f) == 4 && !strings.HasPrefix(f[0], "#") && f[3] == "1" {
@@ -87,7 +86,7 @@ func checkCgroups(_ context.Context, h *host) Check {
 			}
 		} else {
 			for _, c := range []string{"cpu", "memory", "pids"} {
-				if exists(h.sysPath(filepath.Join("fs/cgroup", c))) {
+				if h.sysExists(filepath.Join("fs/cgroup", c)) {
 					enabled[c] = true
 				}
 			}
@@ -121,7 +120,7 @@ func (h *host) selinuxEnforcing() bool {
 		b, err := h.readFile(("/etc/selinux/config"))
 		return err == nil && strings.EqualFold(keyValues(b)["SELINUX"], "enforcing")
 	}
-	b, err := os.ReadFile(h.sysPath("fs/selinux/enforce"))
+	b, err := h.readSys("fs/selinux/enforce")
 	return err == nil && strings.TrimSpace(string(b)) == "1"
 }
 

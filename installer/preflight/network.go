@@ -36,7 +36,7 @@ func checkPorts(_ context.Context, h *host) Check {
 	busy := map[string]bool{}
 	read := 0
 	for _, f := range []struct{ file, proto string }{{"net/tcp", "tcp"}, {"net/tcp6", "tcp"}, {"net/udp", "udp"}, {"net/udp6", "udp"}} {
-		b, err := readFile(h.procPath(f.file))
+		b, err := h.readProc(f.file)
 		if err != nil {
 			continue // tcp6/udp6 are absent when IPv6 is off
 		}
@@ -151,7 +151,7 @@ func (h *host) ufwActive() bool {
 const rtfReject = 0x0200
 
 func checkDefaultRoute(_ context.Context, h *host) Check {
-	if b, err := readFile(h.procPath("net/route")); err == nil {
+	if b, err := h.readProc("net/route"); err == nil {
 		for _, l := range skipHeader(lines(b)) {
 			f := strings.Fields(l)
 			if len(f) >= 8 && f[1] == "00000000" && f[7] == "00000000" {
@@ -159,7 +159,7 @@ func checkDefaultRoute(_ context.Context, h *host) Check {
 			}
 		}
 	}
-	if b, err := readFile(h.procPath("net/ipv6_route")); err == nil {
+	if b, err := h.readProc("net/ipv6_route"); err == nil {
 		for _, l := range lines(b) {
 			f := strings.Fields(l)
 			if len(f) < 10 || f[0] != strings.Repeat("0", 32) || f[1] != "00" || f[9] == "lo" {
@@ -185,8 +185,8 @@ func checkNameservers(_ context.Context, h *host) Check {
 		}
 	}
 	if len(servers) == 0 && h.opts.AlternateRoot {
-		if p, _ := h.resolve("/etc/resolv.conf"); strings.HasPrefix(p, h.path("/run")+"/") {
-			return warn("not checked: /etc/resolv.conf points to %s, which is written at boot", strings.TrimPrefix(p, h.root)).
+		if p, _ := h.resolve("/etc/resolv.conf"); strings.HasPrefix(p, "/run/") {
+			return warn("not checked: /etc/resolv.conf points to %s, which is written at boot", p).
 				withFix("make sure the booted host gets a nameserver (DHCP or systemd-resolved), or write 'nameserver IP' into /etc/resolv.conf")
 		}
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 
 	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/installer/hostfs"
 )
 
 // ErrPreflight is returned (wrapped with the names of the failing checks) by
@@ -108,10 +108,13 @@ var checks = []check{
 	{name: "longhorn", what: "Longhorn's host tools", run: checkLonghorn},
 }
 
-// host is where the checks read from.
+// host is where the checks read from: the root through installer/hostfs
+// (the installer's one rule for paths inside a root), and proc and sys
+// through it too unless ProcDir or SysDir name other directories.
 type host struct {
-	root, proc, sys string
-	opts            Options
+	root string
+	fs   *hostfs.Root
+	opts Options
 	// selinux is set by the SELinux check when the host enforces.
 	selinux bool
 }
@@ -125,25 +128,9 @@ func newHost(opts Options) (*host, error) {
 	if opts.EmbeddedEtcd && opts.Role != RoleServer {
 		return nil, fmt.Errorf("preflight: embedded etcd is only for a server: drop --cluster-init/--join or check the server role")
 	}
-	h := &host{root: opts.Root, proc: opts.ProcDir, sys: opts.SysDir, opts: opts}
-	if h.root == "" {
-		h.root = "/"
+	r, err := hostfs.Open(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("preflight: %w", err)
 	}
-	h.root = filepath.Clean(h.root)
-	if h.proc == "" {
-		h.proc = filepath.Join(h.root, "proc")
-	}
-	if h.sys == "" {
-		h.sys = filepath.Join(h.root, "sys")
-	}
-	return h, nil
+	return &host{root: r.Dir(), fs: r, opts: opts}, nil
 }
-
-// path returns the host path p (absolute, as on the host) under the root.
-func (h *host) path(p string) string { return filepath.Join(h.root, p) }
-
-// procPath returns p (relative to /proc) under the proc directory.
-func (h *host) procPath(p string) string { return filepath.Join(h.proc, p) }
-
-// sysPath returns p (relative to /sys) under the sys directory.
-func (h *host) sysPath(p string) string { return filepath.Join(h.sys, p) }

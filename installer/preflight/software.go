@@ -19,13 +19,13 @@ var k3sPaths = []string{
 }
 
 func checkExisting(_ context.Context, h *host) Check {
-	if exists(h.path(StatePath)) {
+	if h.exists(StatePath) {
 		return fail("Ferry has already installed k3s here (%s)", StatePath).
 			withFix("use ferry-install upgrade to move to this bundle, or ferry-install uninstall first")
 	}
 	var found []string
 	for _, p := range k3sPaths {
-		if exists(h.path(p)) {
+		if h.exists(p) {
 			found = append(found, p)
 		}
 	}

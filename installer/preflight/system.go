@@ -80,7 +80,7 @@ func parseVersion(v string) (major, minor int, ok bool) {
 }
 
 func checkCPU(_ context.Context, h *host) Check {
-	b, err := readFile(h.procPath("cpuinfo"))
+	b, err := h.readProc("cpuinfo")
 	if err != nil {
 		return warn("cannot read /proc/cpuinfo: %v", err)
 	}
@@ -107,7 +107,7 @@ const (
 )
 
 func checkMemory(_ context.Context, h *host) Check {
-	b, err := readFile(h.procPath("meminfo"))
+	b, err := h.readProc("meminfo")
 	if err != nil {
 		return warn("cannot read /proc/meminfo: %v", err)
 	}
@@ -148,7 +148,7 @@ func checkHostname(_ context.Context, h *host) Check {
 	fix := "hostnamectl set-hostname NAME (a unique lowercase name of letters, digits and '-', e.g. edge-server-1)"
 	b, err := h.readFile(("/etc/hostname"))
 	if err != nil && !h.opts.AlternateRoot {
-		b, err = readFile(h.procPath("sys/kernel/hostname"))
+		b, err = h.readProc("sys/kernel/hostname")
 	}
 	if err != nil {
 		return fail("cannot read /etc/hostname: %v", err).withFix(fix)
@@ -192,7 +192,7 @@ func checkTimeSync(_ context.Context, h *host) Check {
 			return pass("%s is enabled", strings.TrimSuffix(u, ".service"))
 		}
 	}
-	if !h.opts.AlternateRoot && exists(h.path("/run/systemd/timesync/synchronized")) {
+	if !h.opts.AlternateRoot && h.exists("/run/systemd/timesync/synchronized") {
 		return pass("the clock is synchronized (systemd-timesyncd)")
 	}
 	return warn("no time sync service is enabled (systemd-timesyncd, chronyd, ntpd); certificates and etcd need clocks that agree").

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,36 +55,31 @@ func (e *Exec) Name() string { return "exec" }
 
 func (e *Exec) root() string { return cleanRoot(e.Root) }
 
+// under joins the host path p below the root lexically: for messages and
+// for the log path tests read; files are reached through rootfs.go.
 func (e *Exec) under(p string) string { return filepath.Join(e.root(), p) }
 
-func (e *Exec) unitPath(unit string) string {
-	return e.under(filepath.Join("etc/systemd/system", unitFile(unit)))
-}
+// Host paths (inside the root) of the unit file, its enablement link, the
+// pid file and the log.
+func (e *Exec) unitPath(unit string) string { return "/etc/systemd/system/" + unitFile(unit) }
 
 func (e *Exec) wantsLink(unit string) string {
-	return e.under(filepath.Join("etc/systemd/system/multi-user.target.wants", unitFile(unit)))
+	return "/etc/systemd/system/multi-user.target.wants/" + unitFile(unit)
 }
 
-func (e *Exec) pidFile(unit string) string {
-	return e.under(filepath.Join("run/ferry-exec", serviceName(unit)+".pid"))
-}
+func (e *Exec) pidFile(unit string) string { return "/run/ferry-exec/" + serviceName(unit) + ".pid" }
+
+func (e *Exec) logFile(unit string) string { return "/var/log/" + serviceName(unit) + ".log" }
 
 // LogPath returns where Exec writes unit's output: <root>/var/log/NAME.log.
-func (e *Exec) LogPath(unit string) string {
-	return e.under(filepath.Join("var/log", serviceName(unit)+".log"))
-}
+func (e *Exec) LogPath(unit string) string { return e.under(e.logFile(unit)) }
 
 // DaemonReload implements Manager; Exec reads the unit file on each Start.
 func (e *Exec) DaemonReload(ctx context.Context) error { return nil }
 
 // Enable implements Manager.
 func (e *Exec) Enable(ctx context.Context, unit string) error {
-	link := e.wantsLink(unit)
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-		return fmt.Errorf("enable %s: %w", unitFile(unit), err)
-	}
-	target := filepath.Join("/etc/systemd/system", unitFile(unit))
-	if err := os.Symlink(target, link); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := symlinkInRoot(e.root(), e.unitPath(unit), e.wantsLink(unit)); err != nil {
 		return fmt.Errorf("enable %s: %w", unitFile(unit), err)
 	}
 	return nil
@@ -91,7 +87,7 @@ func (e *Exec) Enable(ctx context.Context, unit string) error {
 
 // Disable implements Manager.
 func (e *Exec) Disable(ctx context.Context, unit string) error {
-	if err := os.Remove(e.wantsLink(unit)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := removeInRoot(e.root(), e.wantsLink(unit)); err != nil {
 		return fmt.Errorf("disable %s: %w", unitFile(unit), err)
 	}
 	return nil
@@ -99,7 +95,7 @@ func (e *Exec) Disable(ctx context.Context, unit string) error {
 
 // IsEnabled implements Manager.
 func (e *Exec) IsEnabled(ctx context.Context, unit string) (bool, error) {
-	return exists(e.wantsLink(unit)), nil
+	return existsInRoot(e.root(), e.wantsLink(unit)), nil
 }
 
 // Start implements Manager. Starting a unit that runs already does
@@ -127,7 +123,7 @@ func (e *Exec) Start(ctx context.Context, unit string) error {
 	}
 	e.procs[serviceName(unit)] = p
 	e.mu.Unlock()
-	if err := writePid(e.pidFile(unit), p.pid); err != nil {
+	if err := writePid(e.root(), e.pidFile(unit), p.pid); err != nil {
 		return fmt.Errorf("start %s: %w", unitFile(unit), err)
 	}
 	grace := e.StartGrace
@@ -136,9 +132,9 @@ func (e *Exec) Start(ctx context.Context, unit string) error {
 	}
 	select {
 	case <-p.done:
-		_ = os.Remove(e.pidFile(unit))
+		_ = removeInRoot(e.root(), e.pidFile(unit))
 		return fmt.Errorf("start %s: exited at once (%v); last log lines from %s:\n%s",
-			unitFile(unit), p.err, e.LogPath(unit), strings.Join(tailFile(e.LogPath(unit), 20), "\n"))
+			unitFile(unit), p.err, e.LogPath(unit), strings.Join(tailInRoot(e.root(), e.logFile(unit), 20), "\n"))
 	case <-time.After(grace):
 		return nil
 	case <-ctx.Done():
@@ -148,7 +144,7 @@ func (e *Exec) Start(ctx context.Context, unit string) error {
 
 // command builds the unit's process and opens its log file.
 func (e *Exec) command(unit string) (*exec.Cmd, *os.File, error) {
-	b, err := os.ReadFile(e.unitPath(unit))
+	b, err := readInRoot(e.root(), e.unitPath(unit))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read unit file: %w", err)
 	}
@@ -164,7 +160,7 @@ func (e *Exec) command(unit string) (*exec.Cmd, *os.File, error) {
 	}
 	env = append(env, spec.Env...)
 	for _, f := range spec.EnvFiles {
-		b, err := os.ReadFile(e.under(f.Path))
+		b, err := readInRoot(e.root(), f.Path)
 		if errors.Is(err, os.ErrNotExist) && f.Optional {
 			continue
 		}
@@ -179,15 +175,16 @@ func (e *Exec) command(unit string) (*exec.Cmd, *os.File, error) {
 	if !filepath.IsAbs(spec.Argv[0]) {
 		return nil, nil, fmt.Errorf("ExecStart= program %q is not an absolute path", spec.Argv[0])
 	}
-	if err := os.MkdirAll(filepath.Dir(e.LogPath(unit)), 0o755); err != nil {
-		return nil, nil, fmt.Errorf("create log directory: %w", err)
+	prog, err := localInRoot(e.root(), spec.Argv[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("ExecStart= program: %w", err)
 	}
-	logf, err := os.OpenFile(e.LogPath(unit), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	logf, err := appendInRoot(e.root(), e.logFile(unit))
 	if err != nil {
 		return nil, nil, fmt.Errorf("open log: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Path:        e.under(spec.Argv[0]),
+		Path:        prog,
 		Args:        spec.Argv,
 		Env:         env,
 		Dir:         e.root(),
@@ -224,7 +221,7 @@ func (e *Exec) Stop(ctx context.Context, unit string) error {
 	} else if pid = e.recordedPid(unit); pid == 0 {
 		return nil
 	}
-	defer os.Remove(e.pidFile(unit))
+	defer removeInRoot(e.root(), e.pidFile(unit))
 	if gone() {
 		return nil
 	}
@@ -278,7 +275,7 @@ func (e *Exec) IsActive(ctx context.Context, unit string) (bool, error) {
 
 // recordedPid returns the pid in unit's pid file, or 0.
 func (e *Exec) recordedPid(unit string) int {
-	b, err := os.ReadFile(e.pidFile(unit))
+	b, err := readInRoot(e.root(), e.pidFile(unit))
 	if err != nil {
 		return 0
 	}
@@ -303,7 +300,7 @@ func (e *Exec) alive(unit string, pid int) bool {
 	if err != nil {
 		return false
 	}
-	b, err := os.ReadFile(e.unitPath(unit))
+	b, err := readInRoot(e.root(), e.unitPath(unit))
 	if err != nil {
 		return true // unit file gone (uninstall under way): trust the pid file
 	}
@@ -311,26 +308,33 @@ func (e *Exec) alive(unit string, pid int) bool {
 	if err != nil {
 		return true
 	}
-	return strings.TrimSuffix(exe, " (deleted)") == e.under(spec.Argv[0])
+	prog, err := localInRoot(e.root(), spec.Argv[0])
+	return err == nil && strings.TrimSuffix(exe, " (deleted)") == prog
 }
 
-func writePid(path string, pid int) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("record pid: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+// writePid records pid in the host path p of root.
+func writePid(root, p string, pid int) error {
+	if err := writeInRoot(root, p, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("record pid: %w", err)
 	}
 	return nil
 }
 
-// tailFile returns up to n last lines of path (nil when it cannot be read).
-func tailFile(path string, n int) []string {
-	f, err := os.Open(path)
+// tailInRoot returns up to n last lines of host path p of root (nil when
+// it cannot be read); at most the last maxRootFile bytes are looked at.
+func tailInRoot(root, p string, n int) []string {
+	r, err := openRoot(root)
+	if err != nil {
+		return nil
+	}
+	f, err := r.Open(p)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > maxRootFile {
+		_, _ = f.Seek(fi.Size()-maxRootFile, io.SeekStart)
+	}
 	var lines []string
 	s := bufio.NewScanner(f)
 	s.Buffer(make([]byte, 64<<10), 1<<20)

@@ -73,7 +73,7 @@ func TestExecStartWaitStop(t *testing.T) {
 			if on, _ := m.IsActive(ctx, tt.unit); on {
 				t.Error("IsActive = true after Stop")
 			}
-			if exists(filepath.Join(root, "var/lib/rancher/k3s/standin/ready")) {
+			if _, err := os.Lstat(filepath.Join(root, "var/lib/rancher/k3s/standin/ready")); err == nil {
 				t.Error("ready file left after Stop: SIGTERM not delivered")
 			}
 			if err := m.Disable(ctx, tt.unit); err != nil {

@@ -47,7 +47,7 @@ type detectConfig struct {
 }
 
 // WithRunner makes the detected Manager run its commands through r
-// (default LocalRunner; a PrintRunner for --dry-run).
+// (default LocalRunner).
 func WithRunner(r Runner) DetectOption { return func(c *detectConfig) { c.runner = r } }
 
 // WithGetenv makes Detect read FERRY_SERVICE_MANAGER through getenv
@@ -80,13 +80,15 @@ func Detect(root string, opts ...DetectOption) (Manager, error) {
 	default:
 		return nil, fmt.Errorf("%s=%q: use systemd, openrc or exec, or unset it", EnvManager, v)
 	}
-	if isDir(filepath.Join(root, "run/systemd/system")) {
+	// Looked up inside the root (installer/hostfs), so that a link in an
+	// alternate root cannot point the detection at this machine's files.
+	if isDirInRoot(root, "/run/systemd/system") {
 		return &Systemd{Root: root, Runner: cfg.runner}, nil
 	}
-	if root != "/" && (exists(filepath.Join(root, "lib/systemd/systemd")) || exists(filepath.Join(root, "usr/lib/systemd/systemd"))) {
+	if root != "/" && (existsInRoot(root, "/lib/systemd/systemd") || existsInRoot(root, "/usr/lib/systemd/systemd")) {
 		return &Systemd{Root: root, Runner: cfg.runner}, nil
 	}
-	if exists(filepath.Join(root, "sbin/openrc-run")) {
+	if existsInRoot(root, "/sbin/openrc-run") {
 		return &OpenRC{Root: root, Runner: cfg.runner}, nil
 	}
 	return nil, fmt.Errorf("root %s: %w", root, ErrNoManager)
@@ -111,13 +113,3 @@ func unitFile(unit string) string {
 // serviceName returns unit without the ".service" suffix, as OpenRC and
 // journalctl -u take it.
 func serviceName(unit string) string { return strings.TrimSuffix(unit, ".service") }
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
-}

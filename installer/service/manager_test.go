@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -187,22 +186,6 @@ func TestOpenRCOfflineEnable(t *testing.T) {
 	}
 	if on, _ := m.IsEnabled(ctx, "k3s-agent"); on {
 		t.Error("IsEnabled = true after Disable")
-	}
-}
-
-func TestPrintRunner(t *testing.T) {
-	var buf bytes.Buffer
-	m := &Systemd{Runner: &PrintRunner{W: &buf}}
-	ctx := context.Background()
-	if err := errors.Join(m.DaemonReload(ctx), m.Enable(ctx, "k3s"), m.Start(ctx, "k3s")); err != nil {
-		t.Fatal(err)
-	}
-	if active, _ := m.IsActive(ctx, "k3s"); active {
-		t.Error("IsActive under a dry run = true")
-	}
-	want := "run systemctl daemon-reload\nrun systemctl enable k3s.service\nrun systemctl start --no-block k3s.service\nrun systemctl is-active k3s.service\n"
-	if buf.String() != want {
-		t.Errorf("printed:\n%s\nwant:\n%s", buf.String(), want)
 	}
 }
 

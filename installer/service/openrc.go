@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -37,7 +35,7 @@ func (o *OpenRC) run(ctx context.Context, name string, args ...string) ([]byte, 
 }
 
 func (o *OpenRC) runlevelLink(unit string) string {
-	return filepath.Join(cleanRoot(o.Root), "etc/runlevels/default", serviceName(unit))
+	return "/etc/runlevels/default/" + serviceName(unit)
 }
 
 // DaemonReload implements Manager; OpenRC reads init scripts on each use.
@@ -47,11 +45,7 @@ func (o *OpenRC) DaemonReload(ctx context.Context) error { return nil }
 func (o *OpenRC) Enable(ctx context.Context, unit string) error {
 	name := serviceName(unit)
 	if o.offline() {
-		link := o.runlevelLink(unit)
-		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-			return fmt.Errorf("enable %s: %w", name, err)
-		}
-		if err := os.Symlink("/etc/init.d/"+name, link); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := symlinkInRoot(o.Root, "/etc/init.d/"+name, o.runlevelLink(unit)); err != nil {
 			return fmt.Errorf("enable %s: %w", name, err)
 		}
 		return nil
@@ -66,7 +60,7 @@ func (o *OpenRC) Enable(ctx context.Context, unit string) error {
 func (o *OpenRC) Disable(ctx context.Context, unit string) error {
 	name := serviceName(unit)
 	if o.offline() {
-		if err := os.Remove(o.runlevelLink(unit)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := removeInRoot(o.Root, o.runlevelLink(unit)); err != nil {
 			return fmt.Errorf("disable %s: %w", name, err)
 		}
 		return nil
@@ -118,7 +112,7 @@ func (o *OpenRC) IsActive(ctx context.Context, unit string) (bool, error) {
 // IsEnabled implements Manager.
 func (o *OpenRC) IsEnabled(ctx context.Context, unit string) (bool, error) {
 	if o.offline() {
-		return exists(o.runlevelLink(unit)), nil
+		return existsInRoot(o.Root, o.runlevelLink(unit)), nil
 	}
 	name := serviceName(unit)
 	out, err := o.run(ctx, "rc-update", "show", "default")

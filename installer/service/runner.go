@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"strings"
-	"sync"
 )
 
 // Runner runs one command and returns its combined stdout and stderr. A
@@ -52,22 +50,6 @@ func (r LocalRunner) Run(ctx context.Context, name string, args ...string) ([]by
 		return out, fmt.Errorf("run %s: %w", commandLine(name, args), err)
 	}
 	return out, nil
-}
-
-// PrintRunner prints each command ("run systemctl enable k3s.service") to
-// W instead of running it, for --dry-run. It returns no output and no
-// error, so a query such as IsActive reads as false.
-type PrintRunner struct {
-	W  io.Writer
-	mu sync.Mutex
-}
-
-// Run implements Runner.
-func (r *PrintRunner) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, err := fmt.Fprintf(r.W, "run %s\n", commandLine(name, args))
-	return nil, err
 }
 
 func commandLine(name string, args []string) string {

@@ -166,3 +166,9 @@ func TestStandinNotify(t *testing.T) {
 		t.Errorf("notify message = %q, want READY=1", got)
 	}
 }
+
+// exists reports whether anything is at p (a path of this machine).
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}

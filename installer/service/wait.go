@@ -239,7 +239,10 @@ func (o WaitOptions) checkServer(ctx context.Context) WaitProgress {
 func (o WaitOptions) kubectl(ctx context.Context, args ...string) ([]byte, error) {
 	cctx, cancel := context.WithTimeout(ctx, maxCommandTime)
 	defer cancel()
-	k3s := filepath.Join(o.Root, "usr/local/bin/k3s")
+	k3s, err := localInRoot(o.Root, "/usr/local/bin/k3s")
+	if err != nil {
+		return nil, err
+	}
 	return o.Runner.Run(cctx, k3s, append([]string{"kubectl"}, args...)...)
 }
 
@@ -267,14 +270,14 @@ func (o WaitOptions) timeoutError(ctx context.Context, last string) error {
 		return e
 	}
 	e.LogSource = filepath.Join(o.Root, "var/log", o.Unit+".log")
-	e.Log = tailFile(e.LogSource, logLines)
+	e.Log = tailInRoot(o.Root, "/var/log/"+o.Unit+".log", logLines)
 	return e
 }
 
 // nodeName is the name k3s gives this node: node-name from config.yaml,
 // else the lower-cased host name.
 func nodeName(root string) string {
-	if b, err := os.ReadFile(filepath.Join(root, "etc/rancher/k3s/config.yaml")); err == nil {
+	if b, err := readInRoot(root, "/etc/rancher/k3s/config.yaml"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "node-name:"); ok {
 				if v = strings.Trim(strings.TrimSpace(v), `"'`); v != "" {

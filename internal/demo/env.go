@@ -136,7 +136,7 @@ func Start(ctx context.Context, dir string, o Options) (_ *Env, err error) {
 		return nil, err
 	}
 	e.KeyPath, e.PubPath = filepath.Join(dir, "ferry.key"), filepath.Join(dir, "ferry.pub")
-	if _, _, err := signing.WriteKeyPair(filepath.Join(dir, "ferry"), signing.StaticPass([]byte(o.Password))); err != nil {
+	if _, _, err := signing.WriteKeyPair(filepath.Join(dir, "ferry"), signing.KeyTypeDefault, signing.StaticPass([]byte(o.Password))); err != nil {
 		return nil, err
 	}
 	e.SpecPath = filepath.Join(dir, "ferry.yaml")

@@ -1,6 +1,8 @@
-// Package bundlecmd holds the cobra commands that ferry and ferry-install
-// share: verify and inspect. Each turns flags into one call of package
-// bundle.
+// Package bundlecmd holds what ferry and ferry-install share on the command
+// line: the verify and inspect commands, the trust flags, and the exit
+// codes of verification failures. Each command turns flags into one call
+// of package bundle, so both binaries decide the same way on the same
+// files.
 package bundlecmd
 
 import (
@@ -20,21 +22,21 @@ type Trust struct {
 	InsecureSkipSignature bool
 }
 
-// Load returns the verifier for Key, or reader options that skip the
-// signature (after a loud warning on stderr) when asked.
-func (t *Trust) Load(stderr io.Writer) (signing.Verifier, []bundle.ReadOption, error) {
+// Load returns reader options that check the signature with Key, or skip
+// it (after a loud warning on stderr) when asked.
+func (t *Trust) Load(stderr io.Writer) ([]bundle.ReadOption, error) {
 	switch {
 	case t.Key != "":
 		v, err := signing.LoadVerifier(t.Key)
 		if err != nil {
-			return nil, nil, err
+			return nil, fmt.Errorf("--key: %w", err)
 		}
-		return v, []bundle.ReadOption{bundle.WithVerifier(v)}, nil
+		return []bundle.ReadOption{bundle.WithVerifier(v)}, nil
 	case t.InsecureSkipSignature:
 		fmt.Fprintln(stderr, "WARNING: --insecure-skip-signature: the bundle's signature is NOT checked; anyone could have made or changed it")
-		return nil, []bundle.ReadOption{bundle.WithInsecureSkipSignature()}, nil
+		return []bundle.ReadOption{bundle.WithInsecureSkipSignature()}, nil
 	default:
-		return nil, nil, errors.New("no trusted key: pass --key ferry.pub (the signer's public key), or --insecure-skip-signature")
+		return nil, errors.New("no trusted key: pass --key ferry.pub (the signer's public key), or --insecure-skip-signature")
 	}
 }
 
@@ -43,30 +45,38 @@ func (t *Trust) Load(stderr io.Writer) (signing.Verifier, []bundle.ReadOption, e
 func NewVerifyCmd(trust *Trust, path func([]string) string, asJSON *bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   "verify BUNDLE",
-		Short: "Check a bundle's signature and every entry's digest, writing nothing",
-		Long: "verify reads the whole bundle once: it checks the signature over bundle.json with the trusted key,\n" +
-			"then the size and sha256 of every entry against it, and the detached BUNDLE.sig when present.",
+		Short: "Check a bundle's signature, every entry's digest and every side file, writing nothing",
+		Long: "verify reads the whole bundle once: it checks the signature over bundle.json with the trusted key\n" +
+			"and that the manifest names that key, then the size and sha256 of every entry. Every side file present\n" +
+			"must be valid too: BUNDLE.sig, BUNDLE.sha256, and for a split bundle its signed NAME.parts.json and each\n" +
+			"part's .sig. server, agent, upgrade and inspect apply the same rule.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, ropts, err := trust.Load(cmd.ErrOrStderr())
+			ropts, err := trust.Load(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			p := path(args)
-			rep, err := bundle.VerifyFile(cmd.Context(), p, v, ropts...)
+			if p == "" {
+				return errors.New("no bundle given: pass BUNDLE (or --bundle FILE)")
+			}
+			rep, err := bundle.VerifyFile(cmd.Context(), p, ropts...)
 			if err != nil {
 				return err
 			}
 			m := rep.Manifest
+			signer := m.KeyID
+			if trust.Key == "" {
+				signer = ""
+			}
 			if *asJSON {
 				return bundle.WriteJSON(cmd.OutOrStdout(), map[string]any{
-					"verified": true, "name": m.Name, "version": m.Version, "keyID": m.KeyID,
+					"verified": true, "name": m.Name, "version": m.Version, "keyID": signer, "signatureChecked": trust.Key != "",
 					"entries": len(m.Entries), "bytes": m.PayloadSize(), "detachedSignature": rep.Detached,
-					"sha256": fmt.Sprintf("%x", rep.SHA256),
+					"checksumFile": rep.Checksum, "parts": rep.Parts, "sha256": fmt.Sprintf("%x", rep.SHA256),
 				})
 			}
-			signer := m.KeyID
-			if signer == "" || v == nil {
+			if signer == "" {
 				signer = "NOT CHECKED"
 			}
 			detached := "no detached .sig"
@@ -79,21 +89,31 @@ func NewVerifyCmd(trust *Trust, path func([]string) string, asJSON *bool) *cobra
 	}
 }
 
-// NewInspectCmd returns `inspect BUNDLE`: the verified manifest as a table
-// or JSON, reading only the head of the bundle.
+// NewInspectCmd returns `inspect BUNDLE`: the manifest as a table or JSON,
+// after the same whole-bundle verification as verify (an expired bundle is
+// shown, not refused).
 func NewInspectCmd(trust *Trust, path func([]string) string, asJSON *bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   "inspect BUNDLE",
-		Short: "Show a bundle's manifest: version, arches, entries, images, charts, signer, expiry",
+		Short: "Show a bundle's manifest (version, arches, entries, images, charts, signer, expiry) after verifying it",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, ropts, err := trust.Load(cmd.ErrOrStderr())
+			ropts, err := trust.Load(cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			m, err := bundle.InspectFile(cmd.Context(), path(args), ropts...)
+			p := path(args)
+			if p == "" {
+				return errors.New("no bundle given: pass BUNDLE (or --bundle FILE)")
+			}
+			m, err := bundle.InspectFile(cmd.Context(), p, ropts...)
 			if err != nil {
 				return err
+			}
+			if trust.Key == "" {
+				shown := *m
+				shown.KeyID = "" // claimed, not checked
+				m = &shown
 			}
 			if *asJSON {
 				return bundle.WriteJSON(cmd.OutOrStdout(), m)

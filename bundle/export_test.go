@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 )
 
+// Extract is test support: the hostile corpus checks that a refused bundle
+// leaves no file behind when it is unpacked the way the installer stages.
 // Extract streams a bundle from r into dir, which Extract creates and which
 // must not exist yet. Every entry is checked against the verified manifest
 // while it is written; files get their manifest modes and are synced. On
