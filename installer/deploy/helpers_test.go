@@ -243,7 +243,7 @@ func writeCluster(t *testing.T, dir string, s *testSSHD, bundlePath, key string,
 	var b strings.Builder
 	fmt.Fprintf(&b, "apiVersion: ferry.k3s.io/v1\nkind: Cluster\nmetadata: {name: plant-7}\nbundle: %s\nkey: %s\n", bundlePath, key)
 	fmt.Fprintf(&b, "ssh: {user: root, port: %d, identityFile: %s, knownHosts: %s}\n", s.Port, s.ClientKey, s.KnownHosts)
-	fmt.Fprintf(&b, "serverArgs: {write-kubeconfig-mode: \"0600\"}\n")
+	fmt.Fprintf(&b, "serverArgs: {cluster-cidr: 10.42.0.0/16}\n")
 	for _, g := range []struct {
 		key   string
 		hosts []testHost
