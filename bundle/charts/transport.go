@@ -15,8 +15,11 @@ import (
 const (
 	// defaultTimeout bounds one HTTP request of the default client.
 	defaultTimeout = 5 * time.Minute
-	// maxDownload caps one downloaded file (index.yaml, chart or .prov).
-	maxDownload = 256 << 20
+	// maxDownload caps one downloaded file (index.yaml, chart or .prov):
+	// 32 MiB holds the largest public repository indexes and keeps a
+	// build that passes under its 128 MiB memory target, since the
+	// getter hands Helm the whole body.
+	maxDownload = 32 << 20
 	// maxBackoff caps the wait between retries.
 	maxBackoff = 8 * time.Second
 )
@@ -79,7 +82,7 @@ func (g httpGetter) Get(href string, _ ...getter.Option) (*bytes.Buffer, error) 
 		return nil, fmt.Errorf("get %s: %w", href, err)
 	}
 	if n > maxDownload {
-		return nil, fmt.Errorf("get %s: larger than %d bytes", href, maxDownload)
+		return nil, fmt.Errorf("get %s: larger than %d bytes, more than any chart repository serves: check the repo URL", href, maxDownload)
 	}
 	return &buf, nil
 }
