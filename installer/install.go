@@ -46,7 +46,7 @@ type Options struct {
 	Preflight func(ctx context.Context, m *bundle.Manifest) error
 	// Service starts k3s and waits for it; nil means --no-start.
 	Service Service
-	// Timeout bounds the wait for the node to be Ready (default 5m).
+	// Timeout bounds the wait for the node to be Ready (default DefaultTimeout).
 	Timeout time.Duration
 	// DryRun describes every change on DryRunOutput instead of making it.
 	DryRun       bool
@@ -94,7 +94,7 @@ func Install(ctx context.Context, opts Options) (*Result, error) {
 		opts.Arch = runtime.GOARCH
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = 5 * time.Minute
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard

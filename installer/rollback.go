@@ -19,7 +19,7 @@ type RollbackOptions struct {
 	// Service stops k3s before the swap, starts it after and waits for the
 	// node; nil swaps the files only.
 	Service Service
-	// Timeout bounds each wait for the node to be Ready (default 5m).
+	// Timeout bounds each wait for the node to be Ready (default DefaultTimeout).
 	Timeout time.Duration
 	// DryRun describes every change on DryRunOutput instead of making it.
 	DryRun       bool
@@ -54,7 +54,7 @@ func Rollback(ctx context.Context, opts RollbackOptions) (*RollbackResult, error
 		return nil, errors.New("rollback: a host is required")
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = 5 * time.Minute
+		opts.Timeout = DefaultTimeout
 	}
 	log := orDiscard(opts.Log)
 	if !opts.DryRun {

@@ -47,7 +47,7 @@ type UpgradeOptions struct {
 	// Service stops k3s before the swap, starts it after and waits for the
 	// node; nil swaps the files only (--no-start).
 	Service Service
-	// Timeout bounds each wait for the node to be Ready (default 5m): the
+	// Timeout bounds each wait for the node to be Ready (default DefaultTimeout): the
 	// new version's, then, after a rollback, the previous one's.
 	Timeout time.Duration
 	// DryRun describes every change on DryRunOutput instead of making it.
@@ -85,7 +85,7 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 		return nil, errors.New("upgrade: a host and a bundle are required")
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = 5 * time.Minute
+		opts.Timeout = DefaultTimeout
 	}
 	log := orDiscard(opts.Log)
 	if !opts.DryRun {

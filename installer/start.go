@@ -10,6 +10,10 @@ import (
 	"github.com/ferry-k3s/ferry/manifests"
 )
 
+// DefaultTimeout bounds each wait for the node to be Ready when the
+// options give none: install's, upgrade's and rollback's (5 minutes).
+const DefaultTimeout = 5 * time.Minute
+
 // Service controls k3s's service on the host (systemd, OpenRC, or a plain
 // process in tests). ferry-install adapts installer/service to it.
 type Service interface {
@@ -98,20 +102,3 @@ func (s *startPhase) Undo(ctx context.Context) error {
 	}
 	return err
 }
-
-// preflightPhase runs the host checks; it changes nothing.
-type preflightPhase struct {
-	p *plan
-}
-
-func (s *preflightPhase) Title() string { return "preflight checks" }
-
-func (s *preflightPhase) Run(ctx context.Context) error {
-	return s.p.opts.Preflight(ctx, s.p.manifest)
-}
-
-func (s *preflightPhase) DryRun(ctx context.Context, w io.Writer) error {
-	return s.p.opts.Preflight(ctx, s.p.manifest)
-}
-
-func (s *preflightPhase) Undo(ctx context.Context) error { return nil }
