@@ -156,6 +156,12 @@ func hostileCases() []hostileCase {
 		{name: "signer-keyid-not-the-verifier", listed: []tarEntry{ok}, manifest: func(m *bundle.Manifest) { m.KeyID = "sha256:" + strings.Repeat("ab", 32) }, want: "the manifest names signer"},
 		{name: "untrusted-signer", listed: []tarEntry{ok}, signer: "untrusted", want: "does not verify with the trusted key", bySignature: true},
 		{name: "manifest-expired", listed: []tarEntry{ok}, manifest: func(m *bundle.Manifest) { m.Expires = &past }, want: "bundle has expired", verifyExit: 6, installExit: 6},
+		{name: "files-on-generated-env-file", listed: []tarEntry{reg("files/env", "K3S_TOKEN=attacker\n")}, manifest: func(m *bundle.Manifest) {
+			m.Entries[0].Role, m.Entries[0].HostPath, m.Entries[0].Mode = bundle.RoleFile, "/etc/systemd/system/k3s.service.env", 0o600
+		}, want: "is a file Ferry generates on every host", extractOK: true, verifyExit: 0, installExit: 1},
+		{name: "files-inside-var-lib-ferry", listed: []tarEntry{reg("files/state", "{}")}, manifest: func(m *bundle.Manifest) {
+			m.Entries[0].Role, m.Entries[0].HostPath, m.Entries[0].Mode = bundle.RoleFile, "/var/lib/ferry/state.json", 0o644
+		}, want: "where Ferry keeps its own state", extractOK: true, verifyExit: 0, installExit: 1},
 		{name: "other-arch", listed: []tarEntry{}, manifest: func(m *bundle.Manifest) { m.Arches = []string{"s390x"} }, want: "not this host's", extractOK: true, verifyExit: 0, installExit: 1},
 	}
 	for i := range cases {
