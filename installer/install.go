@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/installer/service"
 	"github.com/ferry-k3s/ferry/manifests"
 )
 
 // Init systems the installer writes service files for.
 const (
-	InitSystemd = "systemd"
-	InitOpenRC  = "openrc"
+	InitSystemd = service.InitSystemd
+	InitOpenRC  = service.InitOpenRC
 )
 
 // Options describe one install. Host, Bundle and Node.Role are required.
@@ -308,8 +309,7 @@ func newID() string {
 
 // detectInit picks OpenRC when the root has openrc-run and no systemd.
 func detectInit(ctx context.Context, h Host) string {
-	hasSystemd := exists(ctx, h, "/run/systemd/system") || exists(ctx, h, "/lib/systemd/systemd") || exists(ctx, h, "/usr/lib/systemd/systemd")
-	if !hasSystemd && (exists(ctx, h, "/sbin/openrc-run") || exists(ctx, h, "/usr/sbin/openrc-run")) {
+	if service.InitOf(func(p string) bool { return exists(ctx, h, p) }) == service.InitOpenRC {
 		return InitOpenRC
 	}
 	return InitSystemd

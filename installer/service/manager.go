@@ -82,14 +82,19 @@ func Detect(root string, opts ...DetectOption) (Manager, error) {
 	}
 	// Looked up inside the root (installer/hostfs), so that a link in an
 	// alternate root cannot point the detection at this machine's files.
+	// On this machine's own root only a running systemd can be driven;
+	// an alternate root is driven as the init system its files name.
 	if isDirInRoot(root, "/run/systemd/system") {
 		return &Systemd{Root: root, Runner: cfg.runner}, nil
 	}
-	if root != "/" && (existsInRoot(root, "/lib/systemd/systemd") || existsInRoot(root, "/usr/lib/systemd/systemd")) {
+	exists := func(p string) bool { return existsInRoot(root, p) }
+	if root != "/" && InitOf(exists) == InitSystemd {
 		return &Systemd{Root: root, Runner: cfg.runner}, nil
 	}
-	if existsInRoot(root, "/sbin/openrc-run") {
-		return &OpenRC{Root: root, Runner: cfg.runner}, nil
+	for _, p := range OpenRCMarkers {
+		if exists(p) {
+			return &OpenRC{Root: root, Runner: cfg.runner}, nil
+		}
 	}
 	return nil, fmt.Errorf("root %s: %w", root, ErrNoManager)
 }
