@@ -70,7 +70,7 @@ type JoinOptions struct {
 // JoinCommands returns the commands that add a server and an agent to the
 // cluster r installed; server is empty when no server can join this one (a
 // single server on SQLite), both are empty for an agent.
-func (r *Result) JoinCommands(o JoinOptions) (server, agent string) {
+func (r *InstallResult) JoinCommands(o JoinOptions) (server, agent string) {
 	if r.Role != "server" {
 		return "", ""
 	}

@@ -124,7 +124,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	defer f.Close()
 	h := &killingHost{LocalHost: lh, at: n, mid: os.Getenv(envCrashMid) != ""}
-	_, err = Install(context.Background(), Options{
+	_, err = Install(context.Background(), InstallOptions{
 		Host: h, Bundle: f, ReadOptions: []bundle.ReadOption{bundle.WithVerifier(v)},
 		Node: manifests.Node{Role: manifests.RoleServer, Token: "fixed-token"}, Arch: arch, Init: InitSystemd,
 	})

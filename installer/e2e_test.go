@@ -16,7 +16,7 @@ import (
 
 // installInto installs the bundle at bundlePath into root with --no-start
 // and the nfs chart's required value supplied; mut adjusts the options.
-func installInto(t *testing.T, root, bundlePath string, mut func(*Options)) (*Result, error) {
+func installInto(t *testing.T, root, bundlePath string, mut func(*InstallOptions)) (*InstallResult, error) {
 	t.Helper()
 	_, verifier := keys(t)
 	h, err := NewLocalHost(root)
@@ -28,7 +28,7 @@ func installInto(t *testing.T, root, bundlePath string, mut func(*Options)) (*Re
 		t.Fatal(err)
 	}
 	defer f.Close()
-	opts := Options{
+	opts := InstallOptions{
 		Host:        h,
 		Bundle:      f,
 		ReadOptions: []bundle.ReadOption{bundle.WithVerifier(verifier)},
@@ -110,7 +110,7 @@ func TestInstallTree(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			res, err := installInto(t, root, bp, func(o *Options) { o.Node = tt.node })
+			res, err := installInto(t, root, bp, func(o *InstallOptions) { o.Node = tt.node })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,27 +194,27 @@ func TestInstallRefusesBadInput(t *testing.T) {
 	bp := writeBundle(t, bundleOptions{required: []string{"nfs.server", "nfs.path2"}})
 	tests := []struct {
 		name string
-		mut  func(*Options)
+		mut  func(*InstallOptions)
 		want string
 	}{
-		{"missing required values", func(o *Options) { o.SiteValues = nil }, "nfs.server, nfs.path2"},
-		{"join without token", func(o *Options) {
+		{"missing required values", func(o *InstallOptions) { o.SiteValues = nil }, "nfs.server, nfs.path2"},
+		{"join without token", func(o *InstallOptions) {
 			o.Node.Server = "https://10.0.0.1:6443"
 			o.SiteValues["nfs"]["nfs"].(map[string]any)["path2"] = "x"
 		}, "token"},
-		{"agent without server", func(o *Options) { o.Node = manifests.Node{Role: manifests.RoleAgent, Token: "t"} }, "--server"},
-		{"server URL without port", func(o *Options) {
+		{"agent without server", func(o *InstallOptions) { o.Node = manifests.Node{Role: manifests.RoleAgent, Token: "t"} }, "--server"},
+		{"server URL without port", func(o *InstallOptions) {
 			o.Node = manifests.Node{Role: manifests.RoleAgent, Server: "https://10.0.0.1", Token: "t"}
 		}, "https://HOST:PORT"},
-		{"http server URL", func(o *Options) {
+		{"http server URL", func(o *InstallOptions) {
 			o.Node = manifests.Node{Role: manifests.RoleAgent, Server: "http://10.0.0.1:6443", Token: "t"}
 		}, "https://HOST:PORT"},
-		{"values for an unknown chart", func(o *Options) { o.SiteValues["longhorn"] = map[string]any{"a": 1} }, "longhorn"},
-		{"bad extra config", func(o *Options) {
+		{"values for an unknown chart", func(o *InstallOptions) { o.SiteValues["longhorn"] = map[string]any{"a": 1} }, "longhorn"},
+		{"bad extra config", func(o *InstallOptions) {
 			o.SiteValues["nfs"]["nfs"].(map[string]any)["path2"] = "x"
 			o.Node.Extra = map[string]any{"no-such-flag": true}
 		}, "no-such-flag"},
-		{"other arch", func(o *Options) { o.Arch = "s390x" }, "s390x"},
+		{"other arch", func(o *InstallOptions) { o.Arch = "s390x" }, "s390x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -253,7 +253,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "usr/local/bin/kubectl"), []byte("other kubectl"), 0o755)
 	before := snapshot(t, root)
 	var out bytes.Buffer
-	res, err := installInto(t, root, bp, func(o *Options) { o.DryRun, o.DryRunOutput = true, &out })
+	res, err := installInto(t, root, bp, func(o *InstallOptions) { o.DryRun, o.DryRunOutput = true, &out })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestSignerRecorded(t *testing.T) {
 	bp := writeBundle(t, bundleOptions{required: []string{"nfs.server"}})
 	for _, skip := range []bool{false, true} {
 		root := t.TempDir()
-		_, err := installInto(t, root, bp, func(o *Options) {
+		_, err := installInto(t, root, bp, func(o *InstallOptions) {
 			if skip {
 				o.ReadOptions = []bundle.ReadOption{bundle.WithInsecureSkipSignature()}
 			}

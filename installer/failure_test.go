@@ -103,8 +103,8 @@ func seedForeign(t *testing.T, root string) {
 	}
 }
 
-func withHost(h Host) func(*Options) {
-	return func(o *Options) {
+func withHost(h Host) func(*InstallOptions) {
+	return func(o *InstallOptions) {
 		o.Host = h
 		o.Node.Token = "fixed-token"
 	}
@@ -171,7 +171,7 @@ func TestPreflightFailureChangesNothing(t *testing.T) {
 	bp := writeBundle(t, bundleOptions{})
 	root := t.TempDir()
 	before := snapshot(t, root)
-	_, err := installInto(t, root, bp, func(o *Options) {
+	_, err := installInto(t, root, bp, func(o *InstallOptions) {
 		o.Preflight = func(context.Context, *bundle.Manifest) error { return fmt.Errorf("%w: memory", ErrPreflight) }
 	})
 	if !errors.Is(err, ErrPreflight) {
@@ -256,7 +256,7 @@ func TestUninstallLeavesForeignFiles(t *testing.T) {
 	root := t.TempDir()
 	seedForeign(t, root)
 	before := snapshot(t, root)
-	if _, err := installInto(t, root, bp, func(o *Options) { o.Node = manifests.Node{Role: manifests.RoleServer} }); err != nil {
+	if _, err := installInto(t, root, bp, func(o *InstallOptions) { o.Node = manifests.Node{Role: manifests.RoleServer} }); err != nil {
 		t.Fatal(err)
 	}
 	// A file k3s or the admin adds after the install must survive.

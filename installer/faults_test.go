@@ -220,7 +220,7 @@ func TestBundleReadErrorAtOffset(t *testing.T) {
 			root := t.TempDir()
 			seedForeign(t, root)
 			before := snapshot(t, root)
-			_, err := installInto(t, root, bp, func(o *Options) {
+			_, err := installInto(t, root, bp, func(o *InstallOptions) {
 				o.Bundle = &failingReader{r: bytes.NewReader(b), n: k, err: eio}
 			})
 			var se *bundle.StreamError

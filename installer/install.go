@@ -25,8 +25,8 @@ const (
 	InitOpenRC  = service.InitOpenRC
 )
 
-// Options describe one install. Host, Bundle and Node.Role are required.
-type Options struct {
+// InstallOptions describe one install. Host, Bundle and Node.Role are required.
+type InstallOptions struct {
 	// Host is the machine to install on.
 	Host Host
 	// Bundle is the bundle stream; ReadOptions carry the trusted key.
@@ -58,15 +58,15 @@ type Options struct {
 	Now func() time.Time
 }
 
-func (o *Options) now() time.Time {
+func (o *InstallOptions) now() time.Time {
 	if o.Now == nil {
 		return time.Now()
 	}
 	return o.Now()
 }
 
-// Result describes a finished install.
-type Result struct {
+// InstallResult describes a finished install.
+type InstallResult struct {
 	Bundle  string `json:"bundle"`
 	Version string `json:"version"`
 	Role    string `json:"role"`
@@ -87,7 +87,7 @@ type Result struct {
 // with a Service, starts k3s and waits for the node. Bad options and
 // missing chart values are reported before anything changes; a failure
 // later undoes every change and returns an error matching ErrRolledBack.
-func Install(ctx context.Context, opts Options) (*Result, error) {
+func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 	if opts.Host == nil || opts.Bundle == nil {
 		return nil, errors.New("install: a host and a bundle are required")
 	}
@@ -106,7 +106,7 @@ func Install(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Init == "" {
 		opts.Init = detectInit(ctx, opts.Host)
 	}
-	res := &Result{Role: string(opts.Node.Role), DryRun: opts.DryRun}
+	res := &InstallResult{Role: string(opts.Node.Role), DryRun: opts.DryRun}
 	if err := validateNode(&opts, res); err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func buildPhases(p *plan) []Phase {
 
 // validateNode checks the node options and, for a first server, makes a
 // token. Nothing has changed yet.
-func validateNode(opts *Options, res *Result) error {
+func validateNode(opts *InstallOptions, res *InstallResult) error {
 	n := &opts.Node
 	if n.Server != "" {
 		u, err := url.Parse(n.Server)
@@ -206,7 +206,7 @@ func validateNode(opts *Options, res *Result) error {
 // validateBundle checks what can be checked from the manifest alone:
 // the host's arch is carried, site values name bundled charts, required
 // values are present, and the templates render.
-func validateBundle(m *bundle.Manifest, opts *Options) error {
+func validateBundle(m *bundle.Manifest, opts *InstallOptions) error {
 	if !slices.Contains(m.Arches, opts.Arch) {
 		return fmt.Errorf("bundle %s %s carries arches %v, not this host's %s: build a bundle with k3s.arch including %s", m.Name, m.Version, m.Arches, opts.Arch, opts.Arch)
 	}

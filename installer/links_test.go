@@ -136,7 +136,7 @@ func linkCycle(t *testing.T, bpA, bpB, level, kind string, inside bool) {
 						t.Fatalf("%s through a link that leads to a directory inside the root: %v", step, err)
 					}
 				}
-				_, err := installInto(t, root, bpA, func(o *Options) { o.Node.Token = "fixed-token" })
+				_, err := installInto(t, root, bpA, func(o *InstallOptions) { o.Node.Token = "fixed-token" })
 				check("install", err)
 				_, err = upgradeWith(t, h, bpB, nil)
 				check("upgrade", err)

@@ -56,7 +56,7 @@ func TestConcurrentInstallsOneRefused(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := installInto(t, root, bp, func(o *Options) {
+		_, err := installInto(t, root, bp, func(o *InstallOptions) {
 			o.Preflight = func(context.Context, *bundle.Manifest) error {
 				close(entered)
 				<-release
@@ -191,7 +191,7 @@ func TestConcurrentUpgradeRefusesOthers(t *testing.T) {
 	mgr := &service.Exec{Root: root}
 	svc := &ManagedService{Manager: mgr, Root: root, Role: manifests.RoleServer}
 	t.Cleanup(func() { _ = mgr.Stop(context.Background(), "k3s") })
-	if _, err := installInto(t, root, a.write(t), func(o *Options) { o.Service, o.Timeout = svc, time.Minute }); err != nil {
+	if _, err := installInto(t, root, a.write(t), func(o *InstallOptions) { o.Service, o.Timeout = svc, time.Minute }); err != nil {
 		t.Fatal(err)
 	}
 	h, _ := NewLocalHost(root)

@@ -92,22 +92,22 @@ func TestManager(t *testing.T) {
 func TestJoinCommands(t *testing.T) {
 	tests := []struct {
 		name         string
-		res          Result
+		res          InstallResult
 		addr         string
 		server, agnt string
 	}{
-		{"cluster-init", Result{Role: "server", Token: "T", Node: NodeRecord{ClusterInit: true}}, "10.0.0.1",
+		{"cluster-init", InstallResult{Role: "server", Token: "T", Node: NodeRecord{ClusterInit: true}}, "10.0.0.1",
 			"ferry-install server --join https://10.0.0.1:6443 --token T --bundle b --key k",
 			"ferry-install agent --server https://10.0.0.1:6443 --token T --bundle b --key k"},
-		{"sqlite server: agents only", Result{Role: "server", Token: "T"}, AddressPlaceholder,
+		{"sqlite server: agents only", InstallResult{Role: "server", Token: "T"}, AddressPlaceholder,
 			"", "ferry-install agent --server 'https://<THIS-NODE-IP>:6443' --token T --bundle b --key k"},
-		{"ipv6", Result{Role: "server", Token: "T", Node: NodeRecord{Server: "https://x:6443"}}, "fd00::1",
+		{"ipv6", InstallResult{Role: "server", Token: "T", Node: NodeRecord{Server: "https://x:6443"}}, "fd00::1",
 			"ferry-install server --join 'https://[fd00::1]:6443' --token T --bundle b --key k",
 			"ferry-install agent --server 'https://[fd00::1]:6443' --token T --bundle b --key k"},
-		{"hostile values are quoted", Result{Role: "server", Token: "T'; rm -rf / #", Node: NodeRecord{ClusterInit: true}}, "10.0.0.9 --token x",
+		{"hostile values are quoted", InstallResult{Role: "server", Token: "T'; rm -rf / #", Node: NodeRecord{ClusterInit: true}}, "10.0.0.9 --token x",
 			`ferry-install server --join 'https://10.0.0.9 --token x:6443' --token 'T'\''; rm -rf / #' --bundle b --key k`,
 			`ferry-install agent --server 'https://10.0.0.9 --token x:6443' --token 'T'\''; rm -rf / #' --bundle b --key k`},
-		{"agent", Result{Role: "agent", Token: "T"}, "10.0.0.2", "", ""},
+		{"agent", InstallResult{Role: "agent", Token: "T"}, "10.0.0.2", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

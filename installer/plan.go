@@ -29,7 +29,7 @@ type item struct {
 // plan is what the phases of one install share: the options, the bundle
 // being read and the items staged so far.
 type plan struct {
-	opts     Options
+	opts     InstallOptions
 	host     Host
 	reader   *bundle.Reader
 	manifest *bundle.Manifest

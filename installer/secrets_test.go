@@ -21,7 +21,7 @@ func TestSecretsOnlyInPrivateFiles(t *testing.T) {
 	secrets := []string{"PW-user-info", "PW-query", "PW-mirror", "TOKEN-given"}
 	bp := writeBundle(t, bundleOptions{})
 	root := t.TempDir()
-	_, err := installInto(t, root, bp, func(o *Options) {
+	_, err := installInto(t, root, bp, func(o *InstallOptions) {
 		o.Node = manifests.Node{Role: manifests.RoleServer, Token: "TOKEN-given",
 			DatastoreEndpoint: "postgres://k3s:PW-user-info@db.site:5432/k3s?sslmode=disable&password=PW-query",
 			RegistryMirrors:   []string{"https://ops:PW-mirror@registry.site:5000"}}
@@ -95,7 +95,7 @@ func TestSiteInputRefusedBeforeAnyChange(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			before := snapshot(t, root)
-			_, err := installInto(t, root, bp, func(o *Options) { o.Node = tt.node })
+			_, err := installInto(t, root, bp, func(o *InstallOptions) { o.Node = tt.node })
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "PW") {
 				t.Fatalf("install: %v, want a one-line refusal saying %q (no secret)", err, tt.want)
 			}
@@ -111,7 +111,7 @@ func TestSiteInputRefusedBeforeAnyChange(t *testing.T) {
 // real password) rather than rendering one from the redacted record.
 func TestUpgradeCarriesPrivateRegistries(t *testing.T) {
 	root := t.TempDir()
-	_, err := installInto(t, root, relA.write(t), func(o *Options) {
+	_, err := installInto(t, root, relA.write(t), func(o *InstallOptions) {
 		o.Node.Token = "fixed-token"
 		o.Node.RegistryMirrors = []string{"ops:PW-mirror@registry.site:5000"}
 	})

@@ -69,7 +69,7 @@ func TestInstallStartsAndUninstallStops(t *testing.T) {
 			if tt.failReady {
 				timeout = 5 * time.Second
 			}
-			res, err := installInto(t, root, bp, func(o *Options) { o.Service, o.Timeout = svc, timeout })
+			res, err := installInto(t, root, bp, func(o *InstallOptions) { o.Service, o.Timeout = svc, timeout })
 			ready := filepath.Join(root, "var/lib/rancher/k3s/standin/ready")
 			if tt.failReady {
 				if !errors.Is(err, ErrRolledBack) {

@@ -118,7 +118,7 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	iopts := Options{
+	iopts := InstallOptions{
 		Host: opts.Host, Node: nodeFromState(cur, opts.Config), SiteValues: site, Arch: cur.Arch,
 		Init: cur.Service.Init, Service: opts.Service, Timeout: opts.Timeout,
 		DryRun: opts.DryRun, DryRunOutput: orDiscard(opts.DryRunOutput), Log: log, Now: opts.Now,

@@ -119,7 +119,7 @@ func (r release) write(t *testing.T) string {
 // placed returns the host path and sha256 of every bundle file r places
 // on a server of this arch.
 func (r release) placed() map[string]string {
-	p := &plan{opts: Options{Arch: arch, Node: manifests.Node{Role: manifests.RoleServer}}}
+	p := &plan{opts: InstallOptions{Arch: arch, Node: manifests.Node{Role: manifests.RoleServer}}}
 	out := map[string]string{}
 	for _, f := range r.payload() {
 		if dest, _ := p.entryDest(f.entry); dest != "" {

@@ -61,7 +61,7 @@ func TestUpgradeRunsNewK3sOrRollsBack(t *testing.T) {
 			mgr := &service.Exec{Root: root}
 			svc := &ManagedService{Manager: mgr, Root: root, Role: manifests.RoleServer}
 			t.Cleanup(func() { _ = mgr.Stop(context.Background(), "k3s") })
-			if _, err := installInto(t, root, bpA, func(o *Options) { o.Service, o.Timeout = svc, time.Minute }); err != nil {
+			if _, err := installInto(t, root, bpA, func(o *InstallOptions) { o.Service, o.Timeout = svc, time.Minute }); err != nil {
 				t.Fatal(err)
 			}
 			h, _ := NewLocalHost(root)

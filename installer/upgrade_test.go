@@ -26,7 +26,7 @@ func installA(t *testing.T, bp string) (string, *LocalHost) {
 	t.Helper()
 	root := t.TempDir()
 	seedForeign(t, root)
-	if _, err := installInto(t, root, bp, func(o *Options) { o.Node.Token = "fixed-token" }); err != nil {
+	if _, err := installInto(t, root, bp, func(o *InstallOptions) { o.Node.Token = "fixed-token" }); err != nil {
 		t.Fatal(err)
 	}
 	h, _ := NewLocalHost(root)
@@ -82,7 +82,7 @@ func TestUpgradeAndRollbackFiles(t *testing.T) {
 	root := t.TempDir()
 	seedForeign(t, root)
 	original := snapshot(t, root)
-	if _, err := installInto(t, root, bpA, func(o *Options) { o.Node.Token = "fixed-token" }); err != nil {
+	if _, err := installInto(t, root, bpA, func(o *InstallOptions) { o.Node.Token = "fixed-token" }); err != nil {
 		t.Fatal(err)
 	}
 	h, _ := NewLocalHost(root)

@@ -144,7 +144,7 @@ func run(ctx context.Context, w io.Writer, keep string, arches []string) error {
 	return nil
 }
 
-func install(ctx context.Context, bundlePath string, v signing.Verifier, root string, node manifests.Node, site installer.SiteValues) (*installer.Result, error) {
+func install(ctx context.Context, bundlePath string, v signing.Verifier, root string, node manifests.Node, site installer.SiteValues) (*installer.InstallResult, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func install(ctx context.Context, bundlePath string, v signing.Verifier, root st
 		return nil, err
 	}
 	defer f.Close()
-	return installer.Install(ctx, installer.Options{
+	return installer.Install(ctx, installer.InstallOptions{
 		Host: host, Bundle: bufio.NewReaderSize(f, 1<<20), ReadOptions: []bundle.ReadOption{bundle.WithVerifier(v)},
 		Node: node, SiteValues: site, Arch: "amd64", Init: installer.InitSystemd,
 	})

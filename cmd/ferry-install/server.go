@@ -78,7 +78,7 @@ func newServerCmd(opts *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// installNode turns the flags into installer.Options and installs.
+// installNode turns the flags into installer.InstallOptions and installs.
 func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role manifests.Role) error {
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel() // ends the progress printer
@@ -108,7 +108,7 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 	}
 	defer tg.close()
 	host := tg.host
-	iopts := installer.Options{
+	iopts := installer.InstallOptions{
 		Host: host, Bundle: tg.bundle, ReadOptions: tg.ropts,
 		Node: node, SiteValues: site, Timeout: f.Timeout,
 		DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: stderr,
@@ -199,12 +199,12 @@ func preflightFunc(opts *globalOptions, f *installFlags, role manifests.Role, st
 }
 
 // printInstall prints the result and the join commands, or JSON.
-func printInstall(w io.Writer, opts *globalOptions, res *installer.Result, host installer.Host, sans []string) error {
+func printInstall(w io.Writer, opts *globalOptions, res *installer.InstallResult, host installer.Host, sans []string) error {
 	addr := installer.NodeAddress(context.Background(), host, sans)
 	server, agent := res.JoinCommands(installer.JoinOptions{Address: addr, Bundle: orPlaceholder(opts.Bundle, "BUNDLE"), Key: orPlaceholder(opts.Key, "ferry.pub")})
 	if opts.JSON {
 		return bundle.WriteJSON(w, struct {
-			*installer.Result
+			*installer.InstallResult
 			JoinServer string `json:"joinServer,omitempty"`
 			JoinAgent  string `json:"joinAgent,omitempty"`
 		}{res, server, agent})
