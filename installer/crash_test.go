@@ -124,10 +124,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	defer f.Close()
 	h := &killingHost{LocalHost: lh, at: n, mid: os.Getenv(envCrashMid) != ""}
-	_, err = Install(context.Background(), InstallOptions{
-		Host: h, Bundle: f, ReadOptions: []bundle.ReadOption{bundle.WithVerifier(v)},
-		Node: manifests.Node{Role: manifests.RoleServer, Token: "fixed-token"}, Arch: arch, Init: InitSystemd,
-	})
+	_, err = Install(context.Background(), InstallOptions{RunOptions: RunOptions{Host: h}, Bundle: f, ReadOptions: []bundle.ReadOption{bundle.WithVerifier(v)}, Node: manifests.Node{Role: manifests.RoleServer, Token: "fixed-token"}, Arch: arch, Init: InitSystemd})
 	if err != nil && !errors.Is(err, ErrInstalled) {
 		t.Fatal(err)
 	}
@@ -210,7 +207,7 @@ func TestKill9AtSeededOps(t *testing.T) {
 				t.Fatalf("rerun after a kill at call %d is not the new state:\n%s", at, d)
 			}
 			lh, _ := NewLocalHost(root)
-			if _, err := Uninstall(context.Background(), UninstallOptions{Host: lh}); err != nil {
+			if _, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: lh}}); err != nil {
 				t.Fatal(err)
 			}
 			if d := diffSnapshots(original, snapshot(t, root)); d != "" {

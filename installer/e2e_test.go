@@ -28,15 +28,7 @@ func installInto(t *testing.T, root, bundlePath string, mut func(*InstallOptions
 		t.Fatal(err)
 	}
 	defer f.Close()
-	opts := InstallOptions{
-		Host:        h,
-		Bundle:      f,
-		ReadOptions: []bundle.ReadOption{bundle.WithVerifier(verifier)},
-		Node:        manifests.Node{Role: manifests.RoleServer},
-		SiteValues:  SiteValues{"nfs": {"nfs": map[string]any{"server": "10.0.0.5"}}},
-		Arch:        arch,
-		Init:        InitSystemd,
-	}
+	opts := InstallOptions{RunOptions: RunOptions{Host: h}, Bundle: f, ReadOptions: []bundle.ReadOption{bundle.WithVerifier(verifier)}, Node: manifests.Node{Role: manifests.RoleServer}, SiteValues: SiteValues{"nfs": {"nfs": map[string]any{"server": "10.0.0.5"}}}, Arch: arch, Init: InitSystemd}
 	if mut != nil {
 		mut(&opts)
 	}

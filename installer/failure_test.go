@@ -220,7 +220,7 @@ func TestRerunAfterCrashConverges(t *testing.T) {
 			if d := diffSnapshots(want, stable(snapshot(t, root))); d != "" {
 				t.Fatalf("rerun after a crash at call %d differs from a clean install:\n%s", n, d)
 			}
-			if _, err := Uninstall(context.Background(), UninstallOptions{Host: lh}); err != nil {
+			if _, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: lh}}); err != nil {
 				t.Fatal(err)
 			}
 			if d := diffSnapshots(original, snapshot(t, root)); d != "" {
@@ -265,13 +265,13 @@ func TestUninstallLeavesForeignFiles(t *testing.T) {
 	}
 	lh, _ := NewLocalHost(root)
 	var dry strings.Builder
-	if _, err := Uninstall(context.Background(), UninstallOptions{Host: lh, DryRun: true, DryRunOutput: &dry}); err != nil {
+	if _, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: lh, DryRun: true, DryRunOutput: &dry}}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(dry.String(), "restore /usr/local/bin/k3s from") {
 		t.Errorf("dry run does not restore the old k3s:\n%s", dry.String())
 	}
-	st, err := Uninstall(context.Background(), UninstallOptions{Host: lh})
+	st, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: lh}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestUninstallLeavesForeignFiles(t *testing.T) {
 	if d := diffSnapshots(before, after); d != "" {
 		t.Fatalf("uninstall did not restore the root:\n%s", d)
 	}
-	if _, err := Uninstall(context.Background(), UninstallOptions{Host: lh}); !errors.Is(err, ErrNotInstalled) {
+	if _, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: lh}}); !errors.Is(err, ErrNotInstalled) {
 		t.Fatalf("second uninstall: %v, want ErrNotInstalled", err)
 	}
 }

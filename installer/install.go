@@ -27,8 +27,9 @@ const (
 
 // InstallOptions describe one install. Host, Bundle and Node.Role are required.
 type InstallOptions struct {
-	// Host is the machine to install on.
-	Host Host
+	// RunOptions: the host (required), the service (nil: --no-start),
+	// the wait, dry run, log and clock.
+	RunOptions
 	// Bundle is the bundle stream; ReadOptions carry the trusted key.
 	Bundle      io.Reader
 	ReadOptions []bundle.ReadOption
@@ -45,17 +46,6 @@ type InstallOptions struct {
 	// Preflight runs the host checks; nil skips them. It returns an error
 	// wrapping ErrPreflight when a check failed.
 	Preflight func(ctx context.Context, m *bundle.Manifest) error
-	// Service starts k3s and waits for it; nil means --no-start.
-	Service Service
-	// Timeout bounds the wait for the node to be Ready (default DefaultTimeout).
-	Timeout time.Duration
-	// DryRun describes every change on DryRunOutput instead of making it.
-	DryRun       bool
-	DryRunOutput io.Writer
-	// Log receives progress lines (default io.Discard).
-	Log io.Writer
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 }
 
 func (o *InstallOptions) now() time.Time {
@@ -91,17 +81,9 @@ func Install(ctx context.Context, opts InstallOptions) (*InstallResult, error) {
 	if opts.Host == nil || opts.Bundle == nil {
 		return nil, errors.New("install: a host and a bundle are required")
 	}
+	opts.RunOptions = opts.RunOptions.withDefaults()
 	if opts.Arch == "" {
 		opts.Arch = runtime.GOARCH
-	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	if opts.DryRunOutput == nil {
-		opts.DryRunOutput = io.Discard
 	}
 	if opts.Init == "" {
 		opts.Init = detectInit(ctx, opts.Host)

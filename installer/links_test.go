@@ -140,9 +140,9 @@ func linkCycle(t *testing.T, bpA, bpB, level, kind string, inside bool) {
 				check("install", err)
 				_, err = upgradeWith(t, h, bpB, nil)
 				check("upgrade", err)
-				_, err = Rollback(context.Background(), RollbackOptions{Host: h})
+				_, err = Rollback(context.Background(), RollbackOptions{RunOptions: RunOptions{Host: h}})
 				check("rollback", err)
-				_, err = Uninstall(context.Background(), UninstallOptions{Host: h})
+				_, err = Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: h}})
 				check("uninstall", err)
 			}()
 		}

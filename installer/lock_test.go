@@ -79,11 +79,11 @@ func TestConcurrentInstallsOneRefused(t *testing.T) {
 	if st, err := ReadStatus(context.Background(), StatusOptions{Host: h}); err != nil || st.RunningPID != os.Getpid() || len(st.Interrupted) != 0 {
 		t.Errorf("status during the install: %+v %v, want the run's pid and no interrupted run", st, err)
 	}
-	_, err = Uninstall(context.Background(), UninstallOptions{Host: h})
+	_, err = Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: h}})
 	wantLocked(t, "uninstall", err, os.Getpid())
 	_, err = upgradeWith(t, h, bp, func(o *UpgradeOptions) { o.Reinstall = true })
 	wantLocked(t, "upgrade", err, os.Getpid())
-	_, err = Rollback(context.Background(), RollbackOptions{Host: h})
+	_, err = Rollback(context.Background(), RollbackOptions{RunOptions: RunOptions{Host: h}})
 	wantLocked(t, "rollback", err, os.Getpid())
 	if d := diffSnapshots(before, snapshot(t, root)); d != "" {
 		t.Fatalf("the refused runs changed the root:\n%s", d)
@@ -209,7 +209,7 @@ func TestConcurrentUpgradeRefusesOthers(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("the upgrade did not reach its wait in two minutes")
 	}
-	_, err := Uninstall(context.Background(), UninstallOptions{Host: h, Service: svc})
+	_, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: h, Service: svc}})
 	wantLocked(t, "uninstall during an upgrade", err, os.Getpid())
 	_, err = upgradeWith(t, h, bpB, func(o *UpgradeOptions) { o.Service, o.Timeout = svc, time.Minute })
 	wantLocked(t, "a second upgrade", err, os.Getpid())

@@ -81,7 +81,7 @@ func TestNoDialDuringInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	lh, _ := NewLocalHost(root)
-	if _, err := Uninstall(context.Background(), UninstallOptions{Host: lh}); err != nil {
+	if _, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: lh}}); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

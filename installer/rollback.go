@@ -15,19 +15,10 @@ var ErrNoPrevious = errors.New("no previous install is kept: nothing to roll bac
 
 // RollbackOptions describe a rollback. Host is required.
 type RollbackOptions struct {
-	Host Host
-	// Service stops k3s before the swap, starts it after and waits for the
-	// node; nil swaps the files only.
-	Service Service
-	// Timeout bounds each wait for the node to be Ready (default DefaultTimeout).
-	Timeout time.Duration
-	// DryRun describes every change on DryRunOutput instead of making it.
-	DryRun       bool
-	DryRunOutput io.Writer
-	// Log receives progress lines (default io.Discard).
-	Log io.Writer
-	// Now is the clock (default time.Now).
-	Now func() time.Time
+	// RunOptions: the host (required); the service, which stops k3s
+	// before the swap, starts it after and waits for the node (nil swaps
+	// the files only); the wait, dry run, log and clock.
+	RunOptions
 }
 
 // RollbackResult describes a finished rollback.
@@ -53,9 +44,7 @@ func Rollback(ctx context.Context, opts RollbackOptions) (*RollbackResult, error
 	if h == nil {
 		return nil, errors.New("rollback: a host is required")
 	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
+	opts.RunOptions = opts.RunOptions.withDefaults()
 	log := orDiscard(opts.Log)
 	if !opts.DryRun {
 		l, err := lockRoot(ctx, h)

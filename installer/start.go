@@ -10,10 +10,6 @@ import (
 	"github.com/ferry-k3s/ferry/manifests"
 )
 
-// DefaultTimeout bounds each wait for the node to be Ready when the
-// options give none: install's, upgrade's and rollback's (5 minutes).
-const DefaultTimeout = 5 * time.Minute
-
 // Service controls k3s's service on the host (systemd, OpenRC, or a plain
 // process in tests). ferry-install adapts installer/service to it.
 type Service interface {

@@ -95,7 +95,7 @@ func TestInstallStartsAndUninstallStops(t *testing.T) {
 				t.Fatalf("stand-in not ready: %q %v", b, err)
 			}
 			lh, _ := NewLocalHost(root)
-			if _, err := Uninstall(context.Background(), UninstallOptions{Host: lh, Service: svc}); err != nil {
+			if _, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: lh, Service: svc}}); err != nil {
 				t.Fatal(err)
 			}
 			if active, _ := mgr.IsActive(context.Background(), "k3s"); active {

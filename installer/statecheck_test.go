@@ -70,7 +70,7 @@ func TestUninstallKeepsWhatStateCannotVouchFor(t *testing.T) {
 		st.Dirs = append(st.Dirs, "/home/op", "/home")
 	})
 	k3sBefore := fileDigest(t, filepath.Join(root, K3sBinary))
-	_, err := Uninstall(context.Background(), UninstallOptions{Host: h})
+	_, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: h}})
 	var ke *KeptError
 	if !errors.Is(err, ErrKept) || !errors.As(err, &ke) {
 		t.Fatalf("uninstall of a tampered state: %v, want a KeptError", err)
@@ -149,7 +149,7 @@ func TestRollbackRefusesTamperedState(t *testing.T) {
 			}
 			tt.mut(t, root)
 			before := snapshot(t, root)
-			_, err := Rollback(context.Background(), RollbackOptions{Host: h})
+			_, err := Rollback(context.Background(), RollbackOptions{RunOptions: RunOptions{Host: h}})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("rollback: %v, want an error saying %q", err, tt.want)
 			}

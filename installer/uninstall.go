@@ -11,15 +11,10 @@ import (
 
 // UninstallOptions describe an uninstall. Host is required.
 type UninstallOptions struct {
-	Host Host
-	// Service stops and disables k3s first when the install started it;
-	// nil leaves the service alone.
-	Service Service
-	// DryRun describes every change on DryRunOutput instead of making it.
-	DryRun       bool
-	DryRunOutput io.Writer
-	// Log receives progress lines (default io.Discard).
-	Log io.Writer
+	// RunOptions: the host (required); the service, which stops and
+	// disables k3s first when the install started it (nil leaves the
+	// service alone); dry run and log. Timeout and Now are not used.
+	RunOptions
 }
 
 // Uninstall stops k3s and removes exactly what state.json lists: each file
@@ -37,13 +32,8 @@ func Uninstall(ctx context.Context, opts UninstallOptions) (*State, error) {
 	if h == nil {
 		return nil, errors.New("uninstall: a host is required")
 	}
+	opts.RunOptions = opts.RunOptions.withDefaults()
 	log, dry := opts.Log, opts.DryRunOutput
-	if log == nil {
-		log = io.Discard
-	}
-	if dry == nil {
-		dry = io.Discard
-	}
 	var lock *runLock
 	if !opts.DryRun {
 		l, err := lockRoot(ctx, h)

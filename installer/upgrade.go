@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/ferry-k3s/ferry/bundle"
 	"github.com/ferry-k3s/ferry/manifests"
@@ -25,8 +24,12 @@ const carriedToken = "ferry-upgrade-carries-the-installed-token"
 
 // UpgradeOptions describe one upgrade. Host and Bundle are required.
 type UpgradeOptions struct {
-	// Host is the machine to upgrade.
-	Host Host
+	// RunOptions: the host (required); the service, which stops k3s
+	// before the swap, starts it after and waits for the node (nil swaps
+	// the files only, --no-start); the timeout of each wait (the new
+	// version's, then, after a rollback, the previous one's); dry run,
+	// log and clock.
+	RunOptions
 	// Bundle is the new bundle stream; ReadOptions carry the trusted key
 	// (an expired bundle is refused unless they allow it).
 	Bundle      io.Reader
@@ -44,19 +47,6 @@ type UpgradeOptions struct {
 	// the installed config.yaml as it is. The env file (the token) always
 	// carries over.
 	Config map[string]any
-	// Service stops k3s before the swap, starts it after and waits for the
-	// node; nil swaps the files only (--no-start).
-	Service Service
-	// Timeout bounds each wait for the node to be Ready (default DefaultTimeout): the
-	// new version's, then, after a rollback, the previous one's.
-	Timeout time.Duration
-	// DryRun describes every change on DryRunOutput instead of making it.
-	DryRun       bool
-	DryRunOutput io.Writer
-	// Log receives progress lines (default io.Discard).
-	Log io.Writer
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 }
 
 // UpgradeResult describes a finished upgrade.
@@ -84,9 +74,7 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 	if opts.Host == nil || opts.Bundle == nil {
 		return nil, errors.New("upgrade: a host and a bundle are required")
 	}
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
+	opts.RunOptions = opts.RunOptions.withDefaults()
 	log := orDiscard(opts.Log)
 	if !opts.DryRun {
 		l, err := lockRoot(ctx, opts.Host)
@@ -118,11 +106,7 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	iopts := InstallOptions{
-		Host: opts.Host, Node: nodeFromState(cur, opts.Config), SiteValues: site, Arch: cur.Arch,
-		Init: cur.Service.Init, Service: opts.Service, Timeout: opts.Timeout,
-		DryRun: opts.DryRun, DryRunOutput: orDiscard(opts.DryRunOutput), Log: log, Now: opts.Now,
-	}
+	iopts := InstallOptions{RunOptions: RunOptions{Host: opts.Host, Service: opts.Service, Timeout: opts.Timeout, DryRun: opts.DryRun, DryRunOutput: orDiscard(opts.DryRunOutput), Log: log, Now: opts.Now}, Node: nodeFromState(cur, opts.Config), SiteValues: site, Arch: cur.Arch, Init: cur.Service.Init}
 	if err := validateBundle(m, &iopts); err != nil {
 		return nil, err
 	}

@@ -138,7 +138,7 @@ func upgradeWith(t *testing.T, h Host, bp string, mut func(*UpgradeOptions)) (*U
 		t.Fatal(err)
 	}
 	defer f.Close()
-	opts := UpgradeOptions{Host: h, Bundle: f, ReadOptions: []bundle.ReadOption{bundle.WithVerifier(verifier)}}
+	opts := UpgradeOptions{RunOptions: RunOptions{Host: h}, Bundle: f, ReadOptions: []bundle.ReadOption{bundle.WithVerifier(verifier)}}
 	if mut != nil {
 		mut(&opts)
 	}

@@ -95,7 +95,7 @@ func TestUpgradeRunsNewK3sOrRollsBack(t *testing.T) {
 			if !tt.wantPrevous {
 				return
 			}
-			if _, err := Rollback(context.Background(), RollbackOptions{Host: h, Service: svc, Timeout: time.Minute}); err != nil {
+			if _, err := Rollback(context.Background(), RollbackOptions{RunOptions: RunOptions{Host: h, Service: svc, Timeout: time.Minute}}); err != nil {
 				t.Fatal(err)
 			}
 			st, err = ReadStatus(context.Background(), StatusOptions{Host: h, Manager: mgr})

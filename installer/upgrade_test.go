@@ -138,7 +138,7 @@ func TestUpgradeAndRollbackFiles(t *testing.T) {
 
 	for i, want := range []string{"1.4.0", "1.5.0", "1.4.0"} {
 		t.Run(fmt.Sprintf("rollback%d", i+1), func(t *testing.T) {
-			res, err := Rollback(context.Background(), RollbackOptions{Host: h})
+			res, err := Rollback(context.Background(), RollbackOptions{RunOptions: RunOptions{Host: h}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +153,7 @@ func TestUpgradeAndRollbackFiles(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Uninstall(context.Background(), UninstallOptions{Host: h}); err != nil {
+	if _, err := Uninstall(context.Background(), UninstallOptions{RunOptions: RunOptions{Host: h}}); err != nil {
 		t.Fatal(err)
 	}
 	if d := diffSnapshots(original, snapshot(t, root)); d != "" {
@@ -163,7 +163,7 @@ func TestUpgradeAndRollbackFiles(t *testing.T) {
 
 func TestRollbackWithoutPrevious(t *testing.T) {
 	_, h := installA(t, relA.write(t))
-	if _, err := Rollback(context.Background(), RollbackOptions{Host: h}); !errors.Is(err, ErrNoPrevious) {
+	if _, err := Rollback(context.Background(), RollbackOptions{RunOptions: RunOptions{Host: h}}); !errors.Is(err, ErrNoPrevious) {
 		t.Fatalf("error %v, want ErrNoPrevious", err)
 	}
 }
@@ -186,7 +186,7 @@ func TestUpgradeNewSiteValuesAndConfig(t *testing.T) {
 	if !strings.Contains(string(cfg), "node-name: edge-7") {
 		t.Errorf("new config not applied:\n%s", cfg)
 	}
-	if _, err := Rollback(context.Background(), RollbackOptions{Host: h}); err != nil {
+	if _, err := Rollback(context.Background(), RollbackOptions{RunOptions: RunOptions{Host: h}}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, _ = os.ReadFile(h.Local(ConfigFile))
@@ -233,7 +233,7 @@ func TestUpgradeCrashConverges(t *testing.T) {
 				return root, h
 			},
 			run: func(t *testing.T, h Host) error {
-				_, err := Rollback(context.Background(), RollbackOptions{Host: h})
+				_, err := Rollback(context.Background(), RollbackOptions{RunOptions: RunOptions{Host: h}})
 				return err
 			},
 		},

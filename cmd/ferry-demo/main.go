@@ -125,7 +125,7 @@ func run(ctx context.Context, w io.Writer, keep string, arches []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := installer.Uninstall(ctx, installer.UninstallOptions{Host: host}); err != nil {
+	if _, err := installer.Uninstall(ctx, installer.UninstallOptions{RunOptions: installer.RunOptions{Host: host}}); err != nil {
 		return err
 	}
 	left := 0
@@ -157,10 +157,7 @@ func install(ctx context.Context, bundlePath string, v signing.Verifier, root st
 		return nil, err
 	}
 	defer f.Close()
-	return installer.Install(ctx, installer.InstallOptions{
-		Host: host, Bundle: bufio.NewReaderSize(f, 1<<20), ReadOptions: []bundle.ReadOption{bundle.WithVerifier(v)},
-		Node: node, SiteValues: site, Arch: "amd64", Init: installer.InitSystemd,
-	})
+	return installer.Install(ctx, installer.InstallOptions{RunOptions: installer.RunOptions{Host: host}, Bundle: bufio.NewReaderSize(f, 1<<20), ReadOptions: []bundle.ReadOption{bundle.WithVerifier(v)}, Node: node, SiteValues: site, Arch: "amd64", Init: installer.InitSystemd})
 }
 
 // tree prints every file under root with its mode and size.

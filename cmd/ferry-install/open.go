@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/ferry-k3s/ferry/bundle"
 	"github.com/ferry-k3s/ferry/installer"
@@ -37,4 +40,11 @@ func openTarget(ctx context.Context, opts *globalOptions, stderr io.Writer) (*ta
 		return nil, err
 	}
 	return &target{host: host, bundle: f, ropts: ropts, close: f.Close}, nil
+}
+
+// runOptions are the installer options every host command shares, from
+// the global flags: host, timeout (0: the installer's default), dry run
+// and the log on stderr.
+func runOptions(cmd *cobra.Command, opts *globalOptions, host installer.Host, timeout time.Duration) installer.RunOptions {
+	return installer.RunOptions{Host: host, Timeout: timeout, DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: cmd.ErrOrStderr()}
 }

@@ -29,8 +29,7 @@ func newRollbackCmd(opts *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ro := installer.RollbackOptions{Host: host, Timeout: timeout, DryRun: opts.DryRun,
-				DryRunOutput: dryRunOutput(cmd, opts), Log: cmd.ErrOrStderr()}
+			ro := installer.RollbackOptions{RunOptions: runOptions(cmd, opts, host, timeout)}
 			if !noStart {
 				svc, err := serviceFor(ctx, host, opts.Root, cmd.ErrOrStderr())
 				if err != nil {

@@ -109,9 +109,9 @@ func installNode(cmd *cobra.Command, opts *globalOptions, f *installFlags, role 
 	defer tg.close()
 	host := tg.host
 	iopts := installer.InstallOptions{
-		Host: host, Bundle: tg.bundle, ReadOptions: tg.ropts,
-		Node: node, SiteValues: site, Timeout: f.Timeout,
-		DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: stderr,
+		RunOptions: runOptions(cmd, opts, host, f.Timeout),
+		Bundle:     tg.bundle, ReadOptions: tg.ropts,
+		Node: node, SiteValues: site,
 		Preflight: preflightFunc(opts, f, role, stderr),
 	}
 	if !f.NoStart {

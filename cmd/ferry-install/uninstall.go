@@ -26,7 +26,7 @@ func newUninstallCmd(opts *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			uo := installer.UninstallOptions{Host: host, DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: cmd.ErrOrStderr()}
+			uo := installer.UninstallOptions{RunOptions: runOptions(cmd, opts, host, 0)}
 			if m, err := service.Detect(opts.Root); err == nil {
 				uo.Service = &installer.ManagedService{Manager: m, Root: opts.Root}
 			}

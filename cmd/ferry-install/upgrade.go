@@ -83,9 +83,8 @@ func runUpgrade(cmd *cobra.Command, opts *globalOptions, f *upgradeFlags) error 
 	defer tg.close()
 	host := tg.host
 	uo := installer.UpgradeOptions{
-		Host: host, Bundle: tg.bundle, ReadOptions: tg.ropts,
-		AllowDowngrade: f.AllowDowngrade, Reinstall: f.Reinstall, SiteValues: site, Config: config,
-		Timeout: f.Timeout, DryRun: opts.DryRun, DryRunOutput: dryRunOutput(cmd, opts), Log: stderr,
+		RunOptions: runOptions(cmd, opts, host, f.Timeout),
+		Bundle:     tg.bundle, ReadOptions: tg.ropts, AllowDowngrade: f.AllowDowngrade, Reinstall: f.Reinstall, SiteValues: site, Config: config,
 	}
 	if !f.NoStart {
 		svc, err := serviceFor(ctx, host, opts.Root, stderr)
