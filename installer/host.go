@@ -17,10 +17,14 @@ import (
 	"github.com/ferry-k3s/ferry/internal/directio"
 )
 
-// Host is the machine the installer changes. Every path it takes is an
-// absolute path as the installed system sees it ("/etc/rancher/k3s/..."),
-// never a path of the machine running ferry-install, so that the same phases
-// serve the local root, an alternate --root and (later) a host over SSH.
+// Host is the machine ferry-install runs on, or the --root directory it
+// prepares: nothing else. Every path it takes is an absolute path as the
+// installed system sees it ("/etc/rancher/k3s/..."), resolved inside the
+// root by installer/hostfs, so a link in the root never leads outside it.
+// Every read and write of install, upgrade, rollback, uninstall and status
+// goes through it. A remote host is not a Host: deploy (installer/deploy)
+// runs each host's own ferry-install over SSH, so each host verifies the
+// bundle itself.
 type Host interface {
 	// Root names the host's root for messages ("/" or the --root directory).
 	Root() string
