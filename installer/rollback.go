@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"slices"
 	"time"
@@ -110,40 +109,6 @@ type serviceSteps struct {
 	wasStarted bool
 }
 
-// stopPhase stops k3s before the swap; its undo starts the install that
-// is back in place and waits for it.
-type stopPhase struct {
-	s serviceSteps
-}
-
-func (p *stopPhase) Title() string { return "stop " + p.s.name }
-
-func (p *stopPhase) Run(ctx context.Context) error {
-	if err := p.s.svc.Stop(ctx, p.s.name); err != nil {
-		return fmt.Errorf("stop %s: %w", p.s.name, err)
-	}
-	return nil
-}
-
-func (p *stopPhase) DryRun(ctx context.Context, w io.Writer) error {
-	_, err := fmt.Fprintf(w, "stop %s\n", p.s.name)
-	return err
-}
-
-func (p *stopPhase) Undo(ctx context.Context) error {
-	if !p.s.wasStarted {
-		return nil
-	}
-	svc := p.s.svc
-	if err := svc.DaemonReload(ctx); err != nil {
-		return fmt.Errorf("reload the init system: %w", err)
-	}
-	if err := startAndWait(ctx, svc, p.s.name, p.s.timeout); err != nil {
-		return fmt.Errorf("start the previous install again: %w", err)
-	}
-	return nil
-}
-
 // startAndWait starts name and waits for the node, both within timeout:
 // with systemd, `systemctl start` of a Type=notify unit (TimeoutStartSec=0)
 // blocks until k3s reports ready, which a broken k3s never does.
@@ -163,79 +128,4 @@ func startAndWait(ctx context.Context, svc Service, name string, timeout time.Du
 		return fmt.Errorf("wait for the node (timeout %s): %w", timeout, err)
 	}
 	return nil
-}
-
-// swapStartPhase starts k3s after the swap and waits for the node; its
-// undo stops it again.
-type swapStartPhase struct {
-	s serviceSteps
-}
-
-func (p *swapStartPhase) Title() string { return "start " + p.s.name + " and wait for the node" }
-
-func (p *swapStartPhase) Run(ctx context.Context) error {
-	svc := p.s.svc
-	if err := svc.DaemonReload(ctx); err != nil {
-		return fmt.Errorf("reload the init system: %w", err)
-	}
-	if err := svc.Enable(ctx, p.s.name); err != nil {
-		return fmt.Errorf("enable %s: %w", p.s.name, err)
-	}
-	return startAndWait(ctx, svc, p.s.name, p.s.timeout)
-}
-
-func (p *swapStartPhase) DryRun(ctx context.Context, w io.Writer) error {
-	_, err := fmt.Fprintf(w, "daemon-reload\nenable %s\nstart %s\nrun %s kubectl get nodes (wait up to %s for Ready and kube-system pods)\n",
-		p.s.name, p.s.name, K3sBinary, p.s.timeout)
-	return err
-}
-
-func (p *swapStartPhase) Undo(ctx context.Context) error {
-	var errs []error
-	if err := p.s.svc.Stop(ctx, p.s.name); err != nil {
-		errs = append(errs, fmt.Errorf("stop %s: %w", p.s.name, err))
-	}
-	if !p.s.wasStarted {
-		if err := p.s.svc.Disable(ctx, p.s.name); err != nil {
-			errs = append(errs, fmt.Errorf("disable %s: %w", p.s.name, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// commitPhase writes state.json, the commit point of a swap: before it a
-// later run reverts the swap, after it the swap stands.
-type commitPhase struct {
-	host  Host
-	sw    *swap
-	next  State
-	now   func() time.Time
-	state *State
-}
-
-func (p *commitPhase) Title() string { return "record the install in " + StateFile }
-
-func (p *commitPhase) Run(ctx context.Context) error {
-	next := p.next
-	next.InstalledAt = p.now().UTC()
-	st := p.sw.commitState(next)
-	if err := writeState(ctx, p.host, st); err != nil {
-		return err
-	}
-	p.state = st
-	return nil
-}
-
-func (p *commitPhase) DryRun(ctx context.Context, w io.Writer) error {
-	_, err := fmt.Fprintf(w, "write %s 0644 (%s %s, %d files; keeps %s %s in %s for rollback)\n", StateFile,
-		p.next.Bundle.Name, p.next.Bundle.Version, len(p.sw.target), p.sw.current.Bundle.Name, p.sw.current.Bundle.Version, p.sw.keepDir())
-	return err
-}
-
-// Undo puts back the state.json of the install being replaced.
-func (p *commitPhase) Undo(ctx context.Context) error {
-	if p.state == nil {
-		return nil
-	}
-	return writeState(ctx, p.host, p.sw.current)
 }
