@@ -106,7 +106,7 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	iopts := InstallOptions{RunOptions: RunOptions{Host: opts.Host, Service: opts.Service, Timeout: opts.Timeout, DryRun: opts.DryRun, DryRunOutput: orDiscard(opts.DryRunOutput), Log: log, Now: opts.Now}, Node: nodeFromState(cur, opts.Config), SiteValues: site, Arch: cur.Arch, Init: cur.Service.Init}
+	iopts := InstallOptions{RunOptions: opts.RunOptions, Node: nodeFromState(cur, opts.Config), SiteValues: site, Arch: cur.Arch, Init: cur.Service.Init}
 	if err := validateBundle(m, &iopts); err != nil {
 		return nil, err
 	}
