@@ -44,7 +44,7 @@ func Rollback(ctx context.Context, opts RollbackOptions) (*RollbackResult, error
 		return nil, errors.New("rollback: a host is required")
 	}
 	opts.RunOptions = opts.RunOptions.withDefaults()
-	log := orDiscard(opts.Log)
+	log := opts.Log
 	if !opts.DryRun {
 		l, err := lockRoot(ctx, h)
 		if err != nil {
@@ -88,7 +88,7 @@ func Rollback(ctx context.Context, opts RollbackOptions) (*RollbackResult, error
 	res := &RollbackResult{From: cur.Bundle, To: prev.Bundle, Files: len(prev.Files), Started: opts.Service != nil, DryRun: opts.DryRun}
 	mgr := &Manager{Phases: phases, Log: log}
 	if opts.DryRun {
-		return res, mgr.DryRun(ctx, orDiscard(opts.DryRunOutput))
+		return res, mgr.DryRun(ctx, opts.DryRunOutput)
 	}
 	if err := mgr.Run(ctx); err != nil {
 		return nil, rolledBackMessage(err, fmt.Sprintf("rollback from %s %s to %s %s", cur.Bundle.Name, cur.Bundle.Version, prev.Bundle.Name, prev.Bundle.Version),

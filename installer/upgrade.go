@@ -75,7 +75,7 @@ func Upgrade(ctx context.Context, opts UpgradeOptions) (*UpgradeResult, error) {
 		return nil, errors.New("upgrade: a host and a bundle are required")
 	}
 	opts.RunOptions = opts.RunOptions.withDefaults()
-	log := orDiscard(opts.Log)
+	log := opts.Log
 	if !opts.DryRun {
 		l, err := lockRoot(ctx, opts.Host)
 		if err != nil {
@@ -232,11 +232,4 @@ func finish(ctx context.Context, h Host, sw *swap, st *State, log io.Writer) {
 	if err := prunePrevious(ctx, h, st); err != nil {
 		fmt.Fprintf(log, "warning: %v (done; the next run removes it)\n", err)
 	}
-}
-
-func orDiscard(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
-	}
-	return w
 }
