@@ -16,7 +16,7 @@ type SiteValues map[string]map[string]any
 // wins key by key, like repeated helm -f).
 func (v SiteValues) AddYAML(chart string, data []byte) error {
 	if chart == "" {
-		return fmt.Errorf("--values needs CHART=FILE: name the chart")
+		return fmt.Errorf("values need a chart: write CHART=FILE")
 	}
 	var m map[string]any
 	if err := yaml.Unmarshal(data, &m); err != nil {
@@ -26,11 +26,11 @@ func (v SiteValues) AddYAML(chart string, data []byte) error {
 	return nil
 }
 
-// ParseValuesFlag splits a --values argument "CHART=FILE".
+// ParseValuesFlag splits "CHART=FILE" (ferry-install's --values).
 func ParseValuesFlag(s string) (chart, file string, err error) {
 	chart, file, ok := strings.Cut(s, "=")
 	if !ok || chart == "" || file == "" {
-		return "", "", fmt.Errorf("--values %q is not CHART=FILE: e.g. --values longhorn=site-longhorn.yaml", s)
+		return "", "", fmt.Errorf("%q is not CHART=FILE: e.g. longhorn=site-longhorn.yaml", s)
 	}
 	return chart, file, nil
 }
@@ -43,11 +43,11 @@ func ParseValuesFlag(s string) (chart, file string, err error) {
 func (v SiteValues) Set(expr string) error {
 	lhs, val, ok := strings.Cut(expr, "=")
 	if !ok {
-		return fmt.Errorf("--set %q is not CHART.KEY=VALUE: e.g. --set nfs-subdir-external-provisioner.nfs.server=10.0.0.5", expr)
+		return fmt.Errorf("%q is not CHART.KEY=VALUE: e.g. nfs-subdir-external-provisioner.nfs.server=10.0.0.5", expr)
 	}
 	chart, key, ok := strings.Cut(lhs, ".")
 	if !ok || chart == "" || key == "" {
-		return fmt.Errorf("--set %q does not name a chart and a key: write CHART.KEY=VALUE", expr)
+		return fmt.Errorf("%q does not name a chart and a key: write CHART.KEY=VALUE", expr)
 	}
 	if v[chart] == nil {
 		v[chart] = map[string]any{}

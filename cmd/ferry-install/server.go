@@ -157,7 +157,7 @@ func siteValues(f *installFlags) (installer.SiteValues, error) {
 	for _, v := range f.Values {
 		chart, file, err := installer.ParseValuesFlag(v)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--values: %w", err)
 		}
 		b, err := readSiteFile("--values", file)
 		if err != nil {
@@ -169,7 +169,7 @@ func siteValues(f *installFlags) (installer.SiteValues, error) {
 	}
 	for _, s := range f.Sets {
 		if err := site.Set(s); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--set: %w", err)
 		}
 	}
 	return site, nil
