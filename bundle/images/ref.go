@@ -42,6 +42,11 @@ func parseRef(s string) (imageRef, error) {
 			r.tag = t.TagStr()
 		}
 	}
+	// The short form may parse where the full one does not: "library/"
+	// and the registry count towards the 255-character repository limit.
+	if _, err := name.ParseReference(r.String()); err != nil {
+		return imageRef{}, fmt.Errorf("image %q: its full name %.80q... is not a valid reference (%v): shorten the repository path", s, r.String(), err)
+	}
 	return r, nil
 }
 
