@@ -77,6 +77,9 @@ type File struct {
 	wantSum []byte                 // NAME.sha256; nil when absent
 	err     error                  // sticky, io.EOF at a checked end
 	report  FileReport
+
+	progress    func(read, total int64)
+	read, total int64
 }
 
 // FileReport is what reading a File to its end established.
@@ -110,7 +113,7 @@ func Open(ctx context.Context, path string, opts ...ReadOption) (*File, error) {
 	if cfg.verifier == nil && !cfg.skipSig {
 		return nil, errNoTrust
 	}
-	f := &File{ctx: ctx, path: path, base: path, sum: sha256.New()}
+	f := &File{ctx: ctx, path: path, base: path, sum: sha256.New(), progress: cfg.progress}
 	if !cfg.skipSig {
 		f.verifier = cfg.verifier
 	}
@@ -123,15 +126,18 @@ func Open(ctx context.Context, path string, opts ...ReadOption) (*File, error) {
 		f.parts, f.src = pr, pr
 		f.closers = append(f.closers, pr)
 		f.report.Parts = len(pr.idx.Parts)
+		f.total = pr.idx.Size
 	} else {
 		file, err := os.Open(path)
 		if err != nil {
 			return nil, fmt.Errorf("open bundle: %w", err)
 		}
-		if st, err := file.Stat(); err != nil || !st.Mode().IsRegular() {
+		st, err := file.Stat()
+		if err != nil || !st.Mode().IsRegular() {
 			file.Close()
 			return nil, fmt.Errorf("open bundle %s: not a regular file", path)
 		}
+		f.total = st.Size()
 		f.src = file
 		f.closers = append(f.closers, file)
 	}
@@ -209,6 +215,10 @@ func (f *File) Read(p []byte) (int, error) {
 	}
 	n, err := f.src.Read(p)
 	f.sum.Write(p[:n])
+	if f.progress != nil && n > 0 {
+		f.read += int64(n)
+		f.progress(f.read, f.total)
+	}
 	if f.whole != nil {
 		f.whole.Write(p[:n])
 	}
@@ -265,6 +275,10 @@ func (f *File) diagnose() error {
 // Report returns what reading the File established; SHA256 is set once
 // the stream was read to its end.
 func (f *File) Report() FileReport { return f.report }
+
+// Size returns the bundle's size in bytes: the file's, or the sum of the
+// parts the signed index lists.
+func (f *File) Size() int64 { return f.total }
 
 // Path returns the path the File was opened with.
 func (f *File) Path() string { return f.path }

@@ -32,6 +32,7 @@ const (
 )
 
 type readConfig struct {
+	progress     func(read, total int64)
 	verifier     signing.Verifier
 	skipSig      bool
 	allowExpired bool
@@ -49,6 +50,13 @@ func WithVerifier(v signing.Verifier) ReadOption { return func(c *readConfig) { 
 // WithInsecureSkipSignature accepts a bundle without checking its signature.
 // Entries are still checked against the manifest.
 func WithInsecureSkipSignature() ReadOption { return func(c *readConfig) { c.skipSig = true } }
+
+// WithProgress makes Open report, as the bundle streams, the bytes read so
+// far and the bundle's total size (all parts of a split bundle). fn is
+// called from the reading goroutine after every read; it must be quick.
+func WithProgress(fn func(read, total int64)) ReadOption {
+	return func(c *readConfig) { c.progress = fn }
+}
 
 // WithAllowExpired accepts a bundle whose expiry has passed (for inspect).
 func WithAllowExpired() ReadOption { return func(c *readConfig) { c.allowExpired = true } }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-k3s/ferry/bundle"
+	"github.com/ferry-k3s/ferry/cmd/internal/bundlecmd"
 	"github.com/ferry-k3s/ferry/installer"
 )
 
@@ -35,11 +36,13 @@ func openTarget(ctx context.Context, opts *globalOptions, stderr io.Writer) (*ta
 	if opts.Bundle == "" {
 		return nil, errNoBundle
 	}
-	f, err := bundle.Open(ctx, opts.Bundle, ropts...)
+	prog := bundlecmd.NewProgress(stderr, opts.JSON)
+	f, err := bundle.Open(ctx, opts.Bundle, append(ropts, prog.Options()...)...)
 	if err != nil {
 		return nil, err
 	}
-	return &target{host: host, bundle: f, ropts: ropts, close: f.Close}, nil
+	closeAll := func() error { prog.Done(); return f.Close() }
+	return &target{host: host, bundle: f, ropts: ropts, close: closeAll}, nil
 }
 
 // runOptions are the installer options every host command shares, from

@@ -60,7 +60,9 @@ func NewVerifyCmd(trust *Trust, path func([]string) string, asJSON *bool) *cobra
 			if p == "" {
 				return errors.New("no bundle given: pass BUNDLE (or --bundle FILE)")
 			}
-			rep, err := bundle.VerifyFile(cmd.Context(), p, ropts...)
+			prog := NewProgress(cmd.ErrOrStderr(), *asJSON)
+			rep, err := bundle.VerifyFile(cmd.Context(), p, append(ropts, prog.Options()...)...)
+			prog.Done()
 			if err != nil {
 				return err
 			}
@@ -106,7 +108,9 @@ func NewInspectCmd(trust *Trust, path func([]string) string, asJSON *bool) *cobr
 			if p == "" {
 				return errors.New("no bundle given: pass BUNDLE (or --bundle FILE)")
 			}
-			m, err := bundle.InspectFile(cmd.Context(), p, ropts...)
+			prog := NewProgress(cmd.ErrOrStderr(), *asJSON)
+			m, err := bundle.InspectFile(cmd.Context(), p, append(ropts, prog.Options()...)...)
+			prog.Done()
 			if err != nil {
 				return err
 			}
