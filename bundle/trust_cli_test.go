@@ -106,7 +106,12 @@ func TestOneTrustRule(t *testing.T) {
 	s, _ := testKey(t)
 	pub := filepath.Join(repoRoot(t), "testdata", "keys", "cosign.pub")
 	const noise = 3<<20 + 1000 // four parts of 1 MiB
-	split := bundle.WithSplit(bundle.MinPartSize)
+	// writeSplit writes a split bundle of four 1 MiB parts at path.
+	writeSplit := func(t *testing.T, path string, seed uint64) string {
+		m, srcs := installable("1.4.0", noise, seed)
+		writeTo(t, path, m, srcs, s, bundle.WithSplit(bundle.MinPartSize))
+		return path
+	}
 
 	cases := []struct {
 		name  string
@@ -119,8 +124,7 @@ func TestOneTrustRule(t *testing.T) {
 			return filepath.Join(dir, "b.ferry")
 		}, ""},
 		{"sound split", func(t *testing.T, dir string) string {
-			m, srcs := installable("1.4.0", noise, 1)
-			writeTo(t, filepath.Join(dir, "b.ferry"), m, srcs, s, split)
+			writeSplit(t, filepath.Join(dir, "b.ferry"), 1)
 			return bundle.PartPath(filepath.Join(dir, "b.ferry"), 1)
 		}, ""},
 		{"another bundle's .sig beside it", func(t *testing.T, dir string) string {
@@ -157,47 +161,35 @@ func TestOneTrustRule(t *testing.T) {
 			return filepath.Join(dir, "b.ferry")
 		}, "not a regular file"},
 		{"split: index signature missing", func(t *testing.T, dir string) string {
-			m, srcs := installable("1.4.0", noise, 1)
-			writeTo(t, filepath.Join(dir, "b.ferry"), m, srcs, s, split)
+			writeSplit(t, filepath.Join(dir, "b.ferry"), 1)
 			os.Remove(filepath.Join(dir, "b.ferry.parts.json.sig"))
 			return bundle.PartPath(filepath.Join(dir, "b.ferry"), 1)
 		}, "b.ferry.parts.json.sig: missing"},
 		{"split: parts 2 and 3 swapped", func(t *testing.T, dir string) string {
-			m, srcs := installable("1.4.0", noise, 1)
-			b := filepath.Join(dir, "b.ferry")
-			writeTo(t, b, m, srcs, s, split)
+			b := writeSplit(t, filepath.Join(dir, "b.ferry"), 1)
 			os.Rename(bundle.PartPath(b, 2), filepath.Join(dir, "tmp"))
 			os.Rename(bundle.PartPath(b, 3), bundle.PartPath(b, 2))
 			os.Rename(filepath.Join(dir, "tmp"), bundle.PartPath(b, 3))
 			return bundle.PartPath(b, 1)
 		}, "part 2 (b.ferry.part002): holds part 3's bytes"},
 		{"split: part 2 from another bundle", func(t *testing.T, dir string) string {
-			m, srcs := installable("1.4.0", noise, 1)
-			b := filepath.Join(dir, "b.ferry")
-			writeTo(t, b, m, srcs, s, split)
-			m2, srcs2 := installable("1.4.0", noise, 9)
-			writeTo(t, filepath.Join(dir, "o.ferry"), m2, srcs2, s, split)
+			b := writeSplit(t, filepath.Join(dir, "b.ferry"), 1)
+			writeSplit(t, filepath.Join(dir, "o.ferry"), 9)
 			copyFile(t, bundle.PartPath(filepath.Join(dir, "o.ferry"), 2), bundle.PartPath(b, 2))
 			return bundle.PartPath(b, 1)
 		}, "part 2 (b.ferry.part002): sha256 does not match the signed index"},
 		{"split: a part beyond the index", func(t *testing.T, dir string) string {
-			m, srcs := installable("1.4.0", noise, 1)
-			b := filepath.Join(dir, "b.ferry")
-			writeTo(t, b, m, srcs, s, split)
+			b := writeSplit(t, filepath.Join(dir, "b.ferry"), 1)
 			copyFile(t, bundle.PartPath(b, 1), bundle.PartPath(b, 5))
 			return bundle.PartPath(b, 1)
 		}, "part 5 (b.ferry.part005): is not in the signed index"},
 		{"split: another part's .sig", func(t *testing.T, dir string) string {
-			m, srcs := installable("1.4.0", noise, 1)
-			b := filepath.Join(dir, "b.ferry")
-			writeTo(t, b, m, srcs, s, split)
+			b := writeSplit(t, filepath.Join(dir, "b.ferry"), 1)
 			copyFile(t, bundle.PartPath(b, 1)+".sig", bundle.PartPath(b, 2)+".sig")
 			return bundle.PartPath(b, 1)
 		}, "b.ferry.part002.sig: signature does not verify"},
 		{"split: index edited", func(t *testing.T, dir string) string {
-			m, srcs := installable("1.4.0", noise, 1)
-			b := filepath.Join(dir, "b.ferry")
-			writeTo(t, b, m, srcs, s, split)
+			b := writeSplit(t, filepath.Join(dir, "b.ferry"), 1)
 			idx, _ := os.ReadFile(b + ".parts.json")
 			os.WriteFile(b+".parts.json", bytes.Replace(idx, []byte(`"format"`), []byte(` "format"`), 1), 0o644)
 			return bundle.PartPath(b, 1)

@@ -2,51 +2,13 @@ package installer
 
 import (
 	"context"
-	"crypto/sha256"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
-)
 
-// treeDigest is one line per path below dir: type, mode, content digest
-// or link target.
-func treeDigest(t *testing.T, dir string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		line := fmt.Sprintf("%s %v", rel, fi.Mode())
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			line += fmt.Sprintf(" %x", sha256.Sum256(b))
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
+	"github.com/ferry-k3s/ferry/internal/treedigest"
+)
 
 // outsideTree fills dir with what a link followed out of the root would
 // find under the names ferry uses: directories to write into, files to
@@ -125,11 +87,11 @@ func linkCycle(t *testing.T, bpA, bpB, level, kind string, inside bool) {
 						t.Fatal(err)
 					}
 				}
-				want := treeDigest(t, outside)
+				want := treedigest.Of(t, outside)
 				check := func(step string, err error) {
 					t.Helper()
 					t.Logf("%s: %v", step, err)
-					if got := treeDigest(t, outside); got != want {
+					if got := treedigest.Of(t, outside); got != want {
 						t.Fatalf("%s changed the directory outside the root (%v):\n%s\nwas:\n%s", step, err, got, want)
 					}
 					if inside && err != nil {

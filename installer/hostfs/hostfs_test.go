@@ -1,17 +1,17 @@
 package hostfs
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ferry-k3s/ferry/internal/treedigest"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,38 +26,6 @@ func modes(t *testing.T, f func(t *testing.T)) {
 			f(t)
 		})
 	}
-}
-
-// digest describes every path below dir (type, mode, content, link target).
-func digest(t *testing.T, dir string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		line := fmt.Sprintf("%s %v", rel, fi.Mode())
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		case fi.Mode().IsRegular():
-			b, _ := os.ReadFile(p)
-			line += fmt.Sprintf(" %x", sha256.Sum256(b))
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
 }
 
 // world is a root beside an outside directory, with links at several
@@ -99,7 +67,7 @@ func world(t *testing.T) (root, outside string) {
 func TestLinksNeverLeaveTheRoot(t *testing.T) {
 	modes(t, func(t *testing.T) {
 		root, outside := world(t)
-		before := digest(t, outside)
+		before := treedigest.Of(t, outside)
 		r, err := Open(root)
 		if err != nil {
 			t.Fatal(err)
@@ -131,7 +99,7 @@ func TestLinksNeverLeaveTheRoot(t *testing.T) {
 		for name, op := range ops {
 			err := op()
 			t.Logf("%s: %v", name, err)
-			if d := digest(t, outside); d != before {
+			if d := treedigest.Of(t, outside); d != before {
 				t.Fatalf("%s changed the outside directory:\n%s\nwas\n%s", name, d, before)
 			}
 		}
@@ -190,7 +158,7 @@ func TestResolveMatchesKernel(t *testing.T) {
 func TestRemoveAllKeepsLinkTargets(t *testing.T) {
 	modes(t, func(t *testing.T) {
 		root, outside := world(t)
-		before := digest(t, outside)
+		before := treedigest.Of(t, outside)
 		dir := filepath.Join(root, "var/lib/ferry/staging-x/a/b")
 		os.MkdirAll(dir, 0o700)
 		os.Symlink(outside, filepath.Join(dir, "out"))
@@ -204,7 +172,7 @@ func TestRemoveAllKeepsLinkTargets(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(root, "var/lib/ferry/staging-x")); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("staging-x is still there: %v", err)
 		}
-		if d := digest(t, outside); d != before {
+		if d := treedigest.Of(t, outside); d != before {
 			t.Errorf("outside changed:\n%s", d)
 		}
 		if err := r.RemoveAll("/"); err == nil {
