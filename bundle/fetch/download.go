@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ferry-k3s/ferry/internal/stall"
 )
 
 // errStalled ends an attempt whose response sent nothing for too long.
@@ -45,7 +47,7 @@ func (c *Client) download(ctx context.Context, url string, want Want) (*File, er
 			return nil, wrapFinal(url, attempt+1, err)
 		}
 		c.retries.Add(1)
-		if err := sleep(ctx, c.backoff(attempt, err)); err != nil {
+		if err := stall.Sleep(ctx, c.backoff(attempt, err)); err != nil {
 			discard(tmp)
 			return nil, fmt.Errorf("fetch %s: %w", url, err)
 		}
@@ -293,16 +295,4 @@ func (c *Client) backoff(attempt int, err error) time.Duration {
 		}
 	}
 	return d
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
 }

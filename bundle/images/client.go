@@ -7,7 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
+
+	"github.com/ferry-k3s/ferry/internal/stall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -82,7 +83,7 @@ func (c *client) manifest(ctx context.Context, r imageRef, ref name.Reference) (
 	desc, err := c.puller.Get(ctx, ref)
 	delay := c.o.retryDelay
 	for attempt := 1; err != nil && brokenBody(err) && attempt < c.attempts() && ctx.Err() == nil; attempt++ {
-		if serr := sleepCtx(ctx, delay); serr != nil {
+		if serr := stall.Sleep(ctx, delay); serr != nil {
 			break
 		}
 		delay *= 2
@@ -222,21 +223,9 @@ func (c *client) fetchBlob(ctx context.Context, r imageRef, digest string, size 
 			}
 			return fmt.Errorf("image %s: %w", r, err)
 		}
-		if err := sleepCtx(ctx, delay); err != nil {
+		if err := stall.Sleep(ctx, delay); err != nil {
 			return fmt.Errorf("image %s: %w", r, err)
 		}
 		delay *= 2
-	}
-}
-
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
 	}
 }

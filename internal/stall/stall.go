@@ -112,3 +112,17 @@ func (b *body) Close() error {
 	})
 	return err
 }
+
+// Sleep waits d, the pause between two attempts, or until ctx is done,
+// and then returns ctx's cause. The registry client and the downloads
+// retry through it.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
